@@ -1,0 +1,165 @@
+"""Runtime fixes that let AllenNLP 2.10.1 run on Python 3.11 with PyTorch 2.x and transformers 4.5x.
+
+AllenNLP 2.10.1 (the last release) was written for torch < 1.13 and transformers < 4.21.  Three of
+its modules fail on today's stack.  Each fix below is applied lazily, the first time its target
+module is imported, by a meta-path hook that `seal_runtime_fixes.pth` installs at interpreter start
+(the ``allennlp`` command imports every allennlp submodule before it reads ``--include-package``, so
+a fix inside ``seal/__init__.py`` would come too late).  Importing this module costs a few
+milliseconds and imports nothing heavy.
+
+The fixes:
+
+``TORCHVISION_STAND_IN``
+    ``allennlp.data.image_loader`` and ``allennlp.modules.vision.{grid_embedder,region_detector}``
+    import torchvision at top level, but only use it inside image methods; PyPI's torchvision does
+    not load beside the CPU torch.  While those three modules execute, an empty stand-in module
+    named ``torchvision`` is visible; it is removed afterwards because transformers probes
+    ``importlib.util.find_spec("torchvision")`` and must keep seeing that it is absent.
+
+``ADAMW``
+    ``allennlp.training.optimizers`` subclasses ``transformers.AdamW``, removed in transformers 4.4x.
+    Before that module runs, ``transformers.AdamW`` is set to a ``torch.optim.AdamW`` subclass that
+    accepts (and honours only the default of) ``correct_bias``.
+
+``TOKENIZER_KWARGS``
+    ``allennlp.common.cached_transformers.get_tokenizer`` forwards ``add_special_tokens`` to
+    ``AutoTokenizer.from_pretrained``, which modern transformers rejects.  The keyword is dropped
+    there; allennlp passes it again on every encode call.
+"""
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from typing import Callable, Dict
+
+_VISION_MODULES = (
+    "allennlp.data.image_loader",
+    "allennlp.modules.vision.grid_embedder",
+    "allennlp.modules.vision.region_detector",
+)
+
+
+def _torchvision_stand_in() -> types.ModuleType:
+    stand_in = types.ModuleType("torchvision")
+    stand_in.__path__ = []  # a package, so `from torchvision.ops import x` fails only if used
+    stand_in.__seal_stand_in__ = True
+    ops = types.ModuleType("torchvision.ops")
+    ops.boxes = types.ModuleType("torchvision.ops.boxes")
+    stand_in.ops = ops
+    models = types.ModuleType("torchvision.models")
+    models.detection = types.ModuleType("torchvision.models.detection")
+    stand_in.models = models
+    return stand_in
+
+
+def _exec_with_torchvision_stand_in(exec_module: Callable, module: types.ModuleType) -> None:
+    if "torchvision" in sys.modules:
+        exec_module(module)
+        return
+    stand_in = _torchvision_stand_in()
+    names = {
+        "torchvision": stand_in,
+        "torchvision.ops": stand_in.ops,
+        "torchvision.ops.boxes": stand_in.ops.boxes,
+        "torchvision.models": stand_in.models,
+        "torchvision.models.detection": stand_in.models.detection,
+    }
+    sys.modules.update(names)
+    try:
+        exec_module(module)
+    finally:
+        for name in names:
+            if getattr(sys.modules.get(name), "__name__", None) == name:
+                sys.modules.pop(name, None)
+
+
+def _provide_transformers_adamw() -> None:
+    import torch
+    import transformers
+
+    if hasattr(transformers, "AdamW"):
+        return
+
+    class AdamW(torch.optim.AdamW):
+        """`torch.optim.AdamW` accepting transformers' old `correct_bias` argument.
+
+        torch's AdamW always corrects the bias, which is transformers' default
+        (`correct_bias=True`); asking for no correction is refused rather than ignored.
+        """
+
+        def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0,
+                     correct_bias=True, **kwargs):
+            if not correct_bias:
+                raise ValueError("correct_bias=False is not supported by torch.optim.AdamW")
+            super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                             **kwargs)
+
+    transformers.AdamW = AdamW
+
+
+def _drop_tokenizer_add_special_tokens(module: types.ModuleType) -> None:
+    original = module.get_tokenizer
+
+    def get_tokenizer(model_name: str, **kwargs):
+        kwargs.pop("add_special_tokens", None)
+        return original(model_name, **kwargs)
+
+    get_tokenizer.__doc__ = original.__doc__
+    get_tokenizer.__wrapped__ = original
+    module.get_tokenizer = get_tokenizer
+
+
+# target module -> (run before its body, wrap its execution, run after its body)
+_BEFORE: Dict[str, Callable[[], None]] = {
+    "allennlp.training.optimizers": _provide_transformers_adamw,
+}
+_WRAP: Dict[str, Callable] = {name: _exec_with_torchvision_stand_in for name in _VISION_MODULES}
+_AFTER: Dict[str, Callable[[types.ModuleType], None]] = {
+    "allennlp.common.cached_transformers": _drop_tokenizer_add_special_tokens,
+}
+TARGETS = frozenset(_BEFORE) | frozenset(_WRAP) | frozenset(_AFTER)
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    def __init__(self, wrapped: importlib.abc.Loader, name: str):
+        self._wrapped = wrapped
+        self._name = name
+
+    def create_module(self, spec):
+        return self._wrapped.create_module(spec)
+
+    def exec_module(self, module):
+        if self._name in _BEFORE:
+            _BEFORE[self._name]()
+        if self._name in _WRAP:
+            _WRAP[self._name](self._wrapped.exec_module, module)
+        else:
+            self._wrapped.exec_module(module)
+        if self._name in _AFTER:
+            _AFTER[self._name](module)
+
+
+class _PatchingFinder(importlib.abc.MetaPathFinder):
+    """Finds the target modules with the other finders and wraps their loaders."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in TARGETS:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _PatchingLoader(spec.loader, fullname)
+                return spec
+        return None
+
+
+def install() -> None:
+    """Installs the import hook (idempotent). Modules already imported are not patched."""
+    if not any(isinstance(finder, _PatchingFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PatchingFinder())
+
+
+def installed() -> bool:
+    return any(isinstance(finder, _PatchingFinder) for finder in sys.meta_path)
