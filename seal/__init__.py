@@ -1,2 +1,12 @@
-"""seal: energy-based structured prediction (SEAL, SPEN, DVN, inference networks) for AllenNLP."""
+"""seal: energy-based structured prediction (SEAL, SPEN, DVN, inference networks) for AllenNLP.
+
+Importing `seal` registers all of its components; `--include-package seal` does the same for the
+`allennlp` command.
+"""
 __version__ = "0.1.0"
+
+from seal import metrics, models, modules, predictors, training  # noqa: E402,F401
+try:
+    from seal import data  # noqa: F401
+except ImportError:
+    pass

@@ -1,0 +1,2 @@
+from seal.models.seal_model import SealModel
+from seal.models.variants import DVN, SPEN, CrossEntropyModel, InferenceNetwork, SealDynamic, SealStatic

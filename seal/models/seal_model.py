@@ -1,0 +1,185 @@
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Vocabulary
+from allennlp.models import Model
+from allennlp.nn import InitializerApplicator, RegularizerApplicator
+
+from seal.modules.losses.loss import Loss, LossInputs
+from seal.modules.output_spaces.output_space import OutputSpace
+from seal.modules.samplers.sampler import Sampler, SamplingContext
+from seal.modules.score_nets.score_nn import ScoreNN
+from seal.modules.task_nets.task_nn import TaskNN, TaskOutput
+
+SCORE_STEP = "score_nn"
+TASK_STEP = "task_nn"
+
+
+class SealModel(Model):
+    """One model for every energy-based method: a task-net, a score-net (loss-net), the loss each
+    is trained with, and the predictor used at test time.  The registered variants (`seal-dynamic`,
+    `seal-static`, `cross-entropy`, `spen`, `dvn`, `infnet`) differ only in which pieces they require
+    and in their defaults.
+
+    Training is split into named steps, one per trained module (`"score_nn"`, `"task_nn"`): the
+    trainer calls `forward(**batch, seal_step=name)` and minimises the returned `"loss"` with the
+    optimizer of that module.  Without `seal_step`, `forward` predicts: the task-net's relaxed
+    output, or the `inference` sampler's (gradient-based inference for SPEN and DVN); it updates the
+    output space's metrics and returns the validation loss when labels are given.
+
+    Inputs: every field of an instance except `labels` and `metadata` is passed by name to the
+    task-net and the score-net's feature network; `labels` `(batch, *label_shape)` are the gold
+    outputs.  Output dict: `probabilities` `(batch, *label_shape)` relaxed predictions in [0, 1],
+    `mask` where the space has one, `loss` when labels are given.
+
+    # Parameters
+    vocab : `Vocabulary`
+    output_space : `OutputSpace`, optional (default = `multi-label`)
+    task_nn : `TaskNN`, optional
+    score_nn : `ScoreNN`, optional
+    score_nn_loss : `Loss`, optional
+        Objective of the score-net step; `None` for models whose score-net is not trained here.
+    task_nn_loss : `Loss`, optional
+        Objective of the task-net step.
+    inference : `Sampler`, optional
+        Test-time predictor; `None` means the task-net's output.
+    initializer, regularizer : as in AllenNLP models.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        output_space: Optional[OutputSpace] = None,
+        task_nn: Optional[TaskNN] = None,
+        score_nn: Optional[ScoreNN] = None,
+        score_nn_loss: Optional[Loss] = None,
+        task_nn_loss: Optional[Loss] = None,
+        inference: Optional[Sampler] = None,
+        initializer: Optional[InitializerApplicator] = None,
+        regularizer: Optional[RegularizerApplicator] = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(vocab, regularizer, **kwargs)
+        self.output_space = output_space or OutputSpace.by_name(OutputSpace.default_implementation)()
+        self.task_nn = task_nn
+        self.score_nn = score_nn
+        self.score_nn_loss = score_nn_loss
+        self.task_nn_loss = task_nn_loss
+        self.inference = inference
+        self._check_pieces()
+        self._metrics = self.output_space.default_metrics()
+        (initializer or InitializerApplicator())(self)
+
+    def _check_pieces(self) -> None:
+        if self.task_nn is None and self.inference is None:
+            raise ConfigurationError(f"{self._name()} needs a task_nn or an inference sampler to predict")
+        if self.task_nn_loss is not None and self.task_nn is None:
+            raise ConfigurationError(f"{self._name()} has a task_nn_loss but no task_nn")
+        if self.score_nn_loss is not None and self.score_nn is None:
+            raise ConfigurationError(f"{self._name()} has a score_nn_loss but no score_nn")
+
+    def _name(self) -> str:
+        return f"model {type(self).__name__}"
+
+    # ---- training steps -------------------------------------------------------------------
+    def active_steps(self, epoch: int) -> List[str]:
+        """The steps the trainer runs in `epoch` (0-based), in order: a step runs when it has a
+        loss and its module has trainable parameters."""
+        steps = []
+        for step, loss in ((SCORE_STEP, self.score_nn_loss), (TASK_STEP, self.task_nn_loss)):
+            module = getattr(self, step)
+            if loss is not None and any(p.requires_grad for p in module.parameters()):
+                steps.append(step)
+        return steps
+
+    def step_loss(self, step: str) -> Optional[Loss]:
+        return {SCORE_STEP: self.score_nn_loss, TASK_STEP: self.task_nn_loss}[step]
+
+    def forward(  # type: ignore[override]
+        self,
+        labels: Optional[torch.Tensor] = None,
+        metadata: Optional[List[Dict[str, Any]]] = None,
+        seal_step: Optional[str] = None,
+        **inputs,
+    ) -> Dict[str, torch.Tensor]:
+        if seal_step is None:
+            return self._predict(inputs, labels)
+        if labels is None:
+            raise ConfigurationError(f"training step {seal_step!r} needs labels in the batch")
+        if seal_step not in (SCORE_STEP, TASK_STEP):
+            raise ConfigurationError(f"unknown training step {seal_step!r}: use 'score_nn' or 'task_nn'")
+        loss, task_output = self._step_loss(seal_step, inputs, labels)
+        if seal_step == TASK_STEP and task_output is not None:  # training metrics, at no extra cost
+            probabilities = self.output_space.probabilities(task_output.logits.detach())
+            self._update_metrics(probabilities, labels, task_output.mask)
+        return {"loss": loss}
+
+    def _step_loss(
+        self, step: str, inputs: Dict[str, Any], labels: torch.Tensor
+    ) -> Tuple[torch.Tensor, Optional[TaskOutput]]:
+        loss = self.step_loss(step)
+        if loss is None:
+            raise ConfigurationError(f"{self._name()} has no loss for step {step!r}")
+        task_output = self._run_task_nn(inputs, with_grad=step == TASK_STEP)
+        loss_inputs = self._context(LossInputs, inputs, task_output, labels, score_with_grad=step == SCORE_STEP)
+        return loss(loss_inputs), task_output
+
+    def _run_task_nn(self, inputs: Dict[str, Any], with_grad: bool) -> Optional[TaskOutput]:
+        if self.task_nn is None:
+            return None
+        with torch.set_grad_enabled(with_grad and torch.is_grad_enabled()):
+            return self.task_nn(**inputs)
+
+    def _context(self, context_class, inputs, task_output, labels, score_with_grad: bool):
+        score = None
+        if self.score_nn is not None:
+            with torch.set_grad_enabled(score_with_grad and torch.is_grad_enabled()):
+                score = self.score_nn.bind(inputs)
+        mask = task_output.mask if task_output is not None else (score.mask if score is not None else None)
+        return context_class(
+            output_space=self.output_space,
+            task_logits=task_output.logits if task_output is not None else None,
+            labels=labels,
+            mask=mask,
+            score=score,
+        )
+
+    # ---- prediction -----------------------------------------------------------------------
+    def _predict(self, inputs: Dict[str, Any], labels: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        task_output = self._run_task_nn(inputs, with_grad=True)
+        if self.inference is None:
+            probabilities = self.output_space.probabilities(task_output.logits)
+            mask = task_output.mask
+        else:
+            context = self._context(SamplingContext, inputs, task_output, None, score_with_grad=False)
+            probabilities, mask = self.inference(context).y[:, 0], context.mask
+        output = {"probabilities": probabilities}
+        if mask is not None:
+            output["mask"] = mask
+        if labels is not None:
+            self._update_metrics(probabilities, labels, mask)
+            output["loss"] = self._validation_loss(inputs, labels)
+        return output
+
+    def _validation_loss(self, inputs: Dict[str, Any], labels: torch.Tensor) -> torch.Tensor:
+        step = TASK_STEP if self.task_nn_loss is not None else SCORE_STEP
+        return self._step_loss(step, inputs, labels)[0].detach()
+
+    def _update_metrics(self, probabilities, labels, mask) -> None:
+        self.output_space.update_metrics(self._metrics, probabilities, labels, mask)
+
+    def make_output_human_readable(self, output_dict: Dict[str, torch.Tensor]) -> Dict[str, Any]:
+        readable = self.output_space.human_readable(output_dict["probabilities"], self.vocab, output_dict.get("mask"))
+        for key in readable[0] if readable else []:
+            output_dict[key] = [instance[key] for instance in readable]
+        return output_dict
+
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics: Dict[str, float] = {}
+        for name, metric in self._metrics.items():
+            value = metric.get_metric(reset)
+            metrics.update(value if isinstance(value, dict) else {name: value})
+        return metrics
+
+    default_predictor = "seal"

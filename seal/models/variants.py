@@ -1,0 +1,218 @@
+"""The registered energy-based methods, all instances of the one `SealModel`."""
+import logging
+from typing import Optional
+
+from allennlp.common import Params
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Vocabulary
+from allennlp.models import Model
+from allennlp.models.archival import load_archive
+
+from seal.models.seal_model import SCORE_STEP, TASK_STEP, SealModel
+from seal.modules.losses.loss import Loss
+from seal.modules.losses.score_losses import DVNLoss, MarginLoss, NCERankingLoss
+from seal.modules.losses.task_losses import CrossEntropyLoss, EnergyLoss, WeightedSumLoss
+from seal.modules.oracles.multilabel import F1Oracle
+from seal.modules.oracles.oracle import OracleValue
+from seal.modules.samplers.basic import GroundTruthSampler, MultiSampler
+from seal.modules.samplers.gradient_based_inference import GradientBasedInference
+from seal.modules.samplers.sampler import Sampler
+
+logger = logging.getLogger(__name__)
+
+
+def _require(model: SealModel, **pieces) -> None:
+    missing = [name for name, piece in pieces.items() if piece is None]
+    if missing:
+        raise ConfigurationError(f"{model._name()} needs {', '.join(missing)} in its configuration")
+
+
+@Model.register("seal-dynamic")
+class SealDynamic(SealModel):
+    """SEAL-dynamic: the loss-net and the task-net are trained in alternation, so the loss adapts to
+    the task-net.  Defaults: NCE ranking for the loss-net, energy + cross-entropy for the task-net;
+    the task-net alone predicts."""
+
+    def __init__(self, vocab: Vocabulary, score_nn_loss: Optional[Loss] = None, task_nn_loss: Optional[Loss] = None, **kwargs) -> None:
+        super().__init__(
+            vocab,
+            score_nn_loss=score_nn_loss or NCERankingLoss(),
+            task_nn_loss=task_nn_loss or WeightedSumLoss([EnergyLoss(), CrossEntropyLoss()]),
+            **kwargs,
+        )
+        _require(self, task_nn=self.task_nn, score_nn=self.score_nn)
+
+
+@Model.register("seal-static")
+class SealStatic(SealDynamic):
+    """SEAL-static: the loss-net is trained first, then frozen while the task-net learns from it.
+
+    The loss-net's weights come either from a trained archive (`score_nn_archive`: a
+    `model.tar.gz` of any seal model whose `score_nn` has the architecture configured here) or
+    from pretraining in the same run: during the first `pretraining_epochs` epochs the loss-net is
+    trained with `score_nn_loss` on samples of a task-net trained with cross-entropy alone; after
+    that only the task-net is trained, with `task_nn_loss`.
+
+    # Parameters
+    score_nn_archive : `str`, optional
+    pretraining_epochs : `int`, optional (default = `0`)
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        score_nn_archive: Optional[str] = None,
+        pretraining_epochs: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(vocab, **kwargs)
+        if (score_nn_archive is None) == (pretraining_epochs <= 0):
+            raise ConfigurationError("seal-static needs exactly one of score_nn_archive or pretraining_epochs > 0")
+        self.pretraining_epochs = pretraining_epochs
+        self._pretraining = pretraining_epochs > 0
+        self._pretraining_task_loss = CrossEntropyLoss()
+        if score_nn_archive is not None:
+            self._load_score_nn(score_nn_archive)
+
+    def _load_score_nn(self, archive_path: str) -> None:
+        source = getattr(load_archive(archive_path).model, "score_nn", None)
+        if source is None:
+            raise ConfigurationError(f"the archive {archive_path} has no score_nn")
+        try:
+            self.score_nn.load_state_dict(source.state_dict())
+        except RuntimeError as error:
+            raise ConfigurationError(
+                f"the score_nn of {archive_path} does not match the configured score_nn: {error}"
+            ) from error
+        self.score_nn.requires_grad_(False)
+        logger.info("loaded and froze the score_nn of %s", archive_path)
+
+    def active_steps(self, epoch: int):
+        self._pretraining = epoch < self.pretraining_epochs
+        steps = super().active_steps(epoch)
+        return steps if self._pretraining else [step for step in steps if step == TASK_STEP]
+
+    def step_loss(self, step: str):
+        if step == TASK_STEP and self._pretraining:
+            return self._pretraining_task_loss
+        return super().step_loss(step)
+
+    @classmethod
+    def _load(cls, config: Params, serialization_dir: str, weights_file: Optional[str] = None, cuda_device: int = -1):
+        # An archived seal-static model holds its loss-net in its own weights: loading it must not
+        # need the source archive (which may have moved), so it is rebuilt as if pretrained.
+        config = config.duplicate()
+        if config["model"].pop("score_nn_archive", None) is not None:
+            config["model"]["pretraining_epochs"] = 1
+        return super()._load(config, serialization_dir, weights_file, cuda_device)
+
+
+@Model.register("cross-entropy")
+class CrossEntropyModel(SealModel):
+    """The task-net alone, trained with cross-entropy (the baseline every method is compared to)."""
+
+    def __init__(self, vocab: Vocabulary, task_nn_loss: Optional[Loss] = None, **kwargs) -> None:
+        super().__init__(vocab, task_nn_loss=task_nn_loss or CrossEntropyLoss(), **kwargs)
+        _require(self, task_nn=self.task_nn)
+        if self.score_nn is not None:
+            raise ConfigurationError("the cross-entropy model has no score_nn; use seal-dynamic for one")
+
+
+@Model.register("spen")
+class SPEN(SealModel):
+    """Structured prediction energy network (Belanger & McCallum, 2016; Belanger et al., 2017): the
+    energy is trained with a structured SVM whose violating outputs come from cost-augmented
+    gradient-based inference; at test time gradient-based inference predicts.
+
+    Defaults: `score_nn_loss` = margin with cost-augmented GBI (F1 cost), `inference` = GBI from the
+    uniform output."""
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        score_nn_loss: Optional[Loss] = None,
+        inference: Optional[Sampler] = None,
+        **kwargs,
+    ) -> None:
+        default_loss = MarginLoss(sampler=GradientBasedInference(cost_augmented=F1Oracle()))
+        super().__init__(
+            vocab,
+            score_nn_loss=score_nn_loss or default_loss,
+            inference=inference or GradientBasedInference(),
+            **kwargs,
+        )
+        _require(self, score_nn=self.score_nn)
+
+
+@Model.register("dvn")
+class DVN(SealModel):
+    """Deep value network (Gygli et al., 2017): the score regresses the oracle value (F1) of
+    outputs found by gradient-based inference and of the ground truth; at test time
+    gradient-based inference predicts.
+
+    Defaults: `score_nn_loss` = dvn on GBI outputs and the ground truth, `inference` = GBI."""
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        score_nn_loss: Optional[Loss] = None,
+        inference: Optional[Sampler] = None,
+        **kwargs,
+    ) -> None:
+        default_loss = DVNLoss(sampler=MultiSampler([GradientBasedInference(), GroundTruthSampler()]))
+        super().__init__(
+            vocab,
+            score_nn_loss=score_nn_loss or default_loss,
+            inference=inference or GradientBasedInference(),
+            **kwargs,
+        )
+        _require(self, score_nn=self.score_nn)
+
+
+@Model.register("infnet")
+class InferenceNetwork(SealModel):
+    """Inference networks for SPENs (Tu & Gimpel, 2018), in two phases.
+
+    1. The game (epochs `< game_epochs`): the energy and a cost-augmented inference network `A`
+       (the task-net) play the structured SVM's min-max game.  The score-net minimises the hinge
+       `[Delta(A(x), y*) - s(x, y*) + s(x, A(x))]_+`; `A` maximises `Delta(A(x), y*) + s(x, A(x))`.
+    2. Test-time inference network (later epochs): the score-net is frozen and the task-net,
+       initialised from `A`, minimises the energy `-s(x, F(x))` (plus `cross_entropy_weight` times
+       cross-entropy, the InfNet+ regulariser).  It predicts alone at test time.
+
+    # Parameters
+    game_epochs : `int`
+        Number of epochs of phase 1; set `num_epochs` (and `patience`) of the trainer beyond it.
+    oracle : `OracleValue`, optional (default = `f1`)
+        The task loss `Delta = 1 - oracle`, used by both players.
+    cross_entropy_weight : `float`, optional (default = `0.0`)
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        game_epochs: int,
+        oracle: Optional[OracleValue] = None,
+        cross_entropy_weight: float = 0.0,
+        **kwargs,
+    ) -> None:
+        if game_epochs < 1:
+            raise ConfigurationError(f"infnet needs game_epochs >= 1, got {game_epochs}")
+        oracle = oracle or F1Oracle()
+        weights = [1.0, cross_entropy_weight]
+        test_time_loss = WeightedSumLoss([EnergyLoss(), CrossEntropyLoss()], weights)
+        super().__init__(vocab, score_nn_loss=MarginLoss(oracle=oracle), task_nn_loss=test_time_loss, **kwargs)
+        _require(self, task_nn=self.task_nn, score_nn=self.score_nn)
+        self.game_epochs = game_epochs
+        self._in_game = True
+        self._cost_augmented_loss = WeightedSumLoss([EnergyLoss(cost_augmented=oracle), CrossEntropyLoss()], weights)
+
+    def active_steps(self, epoch: int):
+        self._in_game = epoch < self.game_epochs
+        steps = super().active_steps(epoch)
+        return steps if self._in_game else [step for step in steps if step == TASK_STEP]
+
+    def step_loss(self, step: str):
+        if step == TASK_STEP and self._in_game:
+            return self._cost_augmented_loss
+        return super().step_loss(step)

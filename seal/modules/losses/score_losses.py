@@ -1,0 +1,106 @@
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from allennlp.common.checks import ConfigurationError
+
+from seal.modules.losses.loss import Loss, LossInputs, gold_outputs
+from seal.modules.oracles.multilabel import F1Oracle
+from seal.modules.oracles.oracle import OracleValue
+from seal.modules.samplers.basic import DiscreteSampler, MultiSampler, TaskNetSampler
+from seal.modules.samplers.sampler import Sampler
+
+
+@Loss.register("nce-ranking")
+class NCERankingLoss(Loss):
+    """Noise-contrastive ranking loss (Ma & Collins, 2018) with the task-net as the noise
+    distribution q.  With gold `y*` and K samples `y_k ~ q`, and `r(y) = s(x, y) - log q(y)`:
+
+        loss = -log( exp r(y*) / (exp r(y*) + sum_k exp r(y_k)) ),  averaged over the batch.
+
+    Trains the score-net to rank the gold output above the task-net's samples, correcting for how
+    likely q makes each of them.  q's logits are detached.
+
+    # Parameters
+    num_samples : `int`, optional (default = `10`)
+        K, the number of discrete samples drawn from the task-net per instance.
+    """
+
+    def __init__(self, num_samples: int = 10) -> None:
+        super().__init__()
+        self.sampler = DiscreteSampler(num_samples)
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        score = inputs.require_score("nce-ranking")
+        logits = inputs.require_task_logits("nce-ranking").detach()
+        gold = gold_outputs(inputs)
+        gold_log_q = inputs.output_space.log_probability(logits, gold, inputs.mask)
+        samples = self.sampler(inputs)
+        y = torch.cat([gold, samples.y], dim=1)
+        ranking_logits = score(y) - torch.cat([gold_log_q, samples.log_q], dim=1)
+        return -torch.log_softmax(ranking_logits, dim=1)[:, 0].mean()
+
+
+@Loss.register("margin")
+class MarginLoss(Loss):
+    """Structured SVM (margin-rescaled hinge) with cost augmentation by the task loss:
+
+        loss = max_n [ Delta(y_n, y*) - s(x, y*) + s(x, y_n) ]_+ ,  averaged over the batch,
+
+    where `y_n` are the sampler's outputs (the task-net's output by default, or cost-augmented
+    GBI for SPEN) and `Delta = 1 - oracle`.  With `perceptron: true` the cost term is dropped.
+
+    # Parameters
+    sampler : `Sampler`, optional (default = `task-net`)
+    oracle : `OracleValue`, optional (default = `f1`)
+    margin_scale : `float`, optional (default = `1.0`)
+        Multiplies Delta.
+    perceptron : `bool`, optional (default = `False`)
+    """
+
+    def __init__(
+        self,
+        sampler: Optional[Sampler] = None,
+        oracle: Optional[OracleValue] = None,
+        margin_scale: float = 1.0,
+        perceptron: bool = False,
+    ) -> None:
+        super().__init__()
+        self.sampler = sampler or TaskNetSampler()
+        self.oracle = oracle or F1Oracle()
+        self.margin_scale = margin_scale
+        self.perceptron = perceptron
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        score = inputs.require_score("margin")
+        samples = self.sampler(inputs).y
+        violation = score(samples) - score(gold_outputs(inputs))
+        if not self.perceptron:
+            violation = violation + self.margin_scale * self.oracle.task_loss(samples, inputs.labels, inputs.mask)
+        return F.relu(violation).max(dim=1).values.mean()
+
+
+@Loss.register("dvn")
+class DVNLoss(Loss):
+    """Deep value network regression (Gygli et al., 2017): the score, through a sigmoid, is
+    regressed onto the oracle value of each sample with binary cross-entropy:
+
+        loss = mean_{b, n} BCE( sigmoid(s(x, y_n)), oracle(y_n, y*) ).
+
+    # Parameters
+    sampler : `Sampler`, optional (default = the task-net's output plus 5 discrete samples)
+    oracle : `OracleValue`, optional (default = `f1`)
+    """
+
+    def __init__(self, sampler: Optional[Sampler] = None, oracle: Optional[OracleValue] = None) -> None:
+        super().__init__()
+        self.sampler = sampler or MultiSampler([TaskNetSampler(), DiscreteSampler(5)])
+        self.oracle = oracle or F1Oracle()
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        score = inputs.require_score("dvn")
+        samples = self.sampler(inputs).y
+        targets = self.oracle(samples, inputs.labels, inputs.mask).detach()
+        if targets.min() < 0 or targets.max() > 1:
+            raise ConfigurationError("dvn needs an oracle with values in [0, 1]")
+        return F.binary_cross_entropy_with_logits(score(samples), targets)

@@ -1,0 +1,64 @@
+from typing import List, Optional
+
+import torch
+from allennlp.common.checks import ConfigurationError
+
+from seal.modules.losses.loss import Loss, LossInputs, gold_outputs, task_probabilities
+from seal.modules.oracles.multilabel import F1Oracle
+from seal.modules.oracles.oracle import OracleValue
+
+
+@Loss.register("cross-entropy")
+class CrossEntropyLoss(Loss):
+    """Negative log-likelihood of the gold output under the task-net's factorised distribution,
+    divided by the number of decisions (labels, or unpadded tokens) and averaged over the batch:
+    binary cross-entropy for label sets, token cross-entropy for tag sequences."""
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        logits = inputs.require_task_logits("cross-entropy")
+        log_likelihood = inputs.output_space.log_probability(logits, gold_outputs(inputs), inputs.mask)
+        decisions = inputs.output_space.num_decisions(inputs.mask, inputs.labels).clamp_min(1)
+        return -(log_likelihood.squeeze(1) / decisions).mean()
+
+
+@Loss.register("energy")
+class EnergyLoss(Loss):
+    """The loss-net's energy of the task-net's relaxed output, `-s(x, p(x))`, averaged over the
+    batch: SEAL's task-net objective.  Differentiable in the task-net through `p(x)`.
+
+    # Parameters
+    cost_augmented : `OracleValue`, optional
+        When given, the loss is `-(s(x, p) + Delta(p, y*))` with `Delta = 1 - oracle`: the
+        cost-augmented inference network of Tu & Gimpel (2018), which plays the max player of the
+        SSVM min-max game.
+    """
+
+    def __init__(self, cost_augmented: Optional[OracleValue] = None) -> None:
+        super().__init__()
+        self.cost_augmented = cost_augmented
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        score = inputs.require_score("energy")
+        y = task_probabilities(inputs, "energy")
+        objective = score(y)
+        if self.cost_augmented is not None:
+            objective = objective + self.cost_augmented.task_loss(y, inputs.labels, inputs.mask)
+        return -objective.mean()
+
+
+@Loss.register("weighted-sum")
+class WeightedSumLoss(Loss):
+    """`sum_i weights[i] * losses[i]`; e.g. SEAL's task-net loss: energy + w * cross-entropy."""
+
+    def __init__(self, losses: List[Loss], weights: Optional[List[float]] = None) -> None:
+        super().__init__()
+        weights = weights if weights is not None else [1.0] * len(losses)
+        if not losses or len(weights) != len(losses):
+            raise ConfigurationError(
+                f"weighted-sum needs one weight per loss, got {len(losses)} losses and {len(weights)} weights"
+            )
+        self.losses = torch.nn.ModuleList(losses)
+        self.weights = weights
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        return sum(weight * loss(inputs) for weight, loss in zip(self.weights, self.losses) if weight != 0)

@@ -1,0 +1,82 @@
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Vocabulary
+from allennlp.training.metrics import Metric
+
+from seal.metrics import ExampleF1, HammingLoss, MultilabelMicroMacroF1
+from seal.modules.output_spaces.output_space import OutputSpace
+
+_EPSILON = 1e-6
+
+
+@OutputSpace.register("multi-label")
+class MultiLabelOutputSpace(OutputSpace):
+    """A set of labels: `y` is a vector of `num_labels` independent binary decisions.
+
+    `label_shape == (num_labels,)`, no mask.  Relaxed `y` lies in the cube [0, 1]^num_labels;
+    the task-net's distribution is a product of Bernoullis with probabilities `sigmoid(logits)`.
+
+    # Parameters
+    threshold : `float`, optional (default = `0.5`)
+        A label is predicted when its probability is at least `threshold`.
+    label_namespace : `str`, optional (default = `"labels"`)
+        The vocabulary namespace of the label names, for human-readable output.
+    """
+
+    def __init__(self, threshold: float = 0.5, label_namespace: str = "labels") -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ConfigurationError(f"multi-label threshold must lie in (0, 1), got {threshold}")
+        self.threshold = threshold
+        self.label_namespace = label_namespace
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits)
+
+    def log_probability(self, logits, y, mask=None):
+        logits = logits.unsqueeze(1).expand_as(y)
+        return -F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(-1)
+
+    def sample(self, probabilities, num_samples, mask=None):
+        with torch.no_grad():
+            expanded = probabilities.detach().unsqueeze(1).expand(-1, num_samples, -1)
+            return torch.bernoulli(expanded)
+
+    def project(self, y):
+        return y.clamp(0.0, 1.0)
+
+    def ascent_step(self, y, gradient, step_size, method):
+        if method == "projected":
+            return self.project(y + step_size * gradient)
+        if method == "entropic":
+            # Mirror ascent with the binary entropy: a gradient step on the logits of y.
+            y = y.clamp(_EPSILON, 1.0 - _EPSILON)
+            return torch.sigmoid(torch.logit(y) + step_size * gradient)
+        raise ConfigurationError(f"unknown ascent method {method!r}: use 'projected' or 'entropic'")
+
+    def uniform(self, like):
+        return torch.full_like(like, 0.5)
+
+    def decode(self, probabilities, mask=None):
+        return (probabilities >= self.threshold).to(probabilities.dtype)
+
+    def num_decisions(self, mask, labels):
+        return torch.full(labels.shape[:1], labels.shape[-1], dtype=labels.dtype, device=labels.device)
+
+    def default_metrics(self) -> Dict[str, Metric]:
+        return {
+            "example_f1": ExampleF1(self.threshold),
+            "micro_macro_f1": MultilabelMicroMacroF1(self.threshold),
+            "hamming_loss": HammingLoss(self.threshold),
+        }
+
+    def human_readable(self, probabilities, vocab: Vocabulary, mask=None) -> List[Dict[str, Any]]:
+        names = vocab.get_index_to_token_vocabulary(self.label_namespace)
+        readable = []
+        for row in probabilities.detach().cpu().tolist():
+            scores = {names[i]: round(p, 6) for i, p in enumerate(row)}
+            predicted = [names[i] for i, p in enumerate(row) if p >= self.threshold]
+            readable.append({"labels": predicted, "probabilities": scores})
+        return readable

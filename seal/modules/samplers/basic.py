@@ -1,0 +1,87 @@
+from typing import List
+
+import torch
+from allennlp.common.checks import ConfigurationError
+
+from seal.modules.samplers.sampler import Sampler, SamplingContext, Samples
+
+
+def _require(context: SamplingContext, field: str, sampler: str):
+    value = getattr(context, field)
+    if value is None:
+        raise ConfigurationError(f"the {sampler!r} sampler needs {field}, which this model does not provide")
+    return value
+
+
+@Sampler.register("task-net")
+class TaskNetSampler(Sampler):
+    """The task-net's relaxed output (its probabilities), one sample per instance.
+
+    # Parameters
+    detach : `bool`, optional (default = `True`)
+        When `False` the sample keeps its gradient to the task-net's parameters.
+    """
+
+    def __init__(self, detach: bool = True) -> None:
+        self.detach = detach
+
+    def __call__(self, context: SamplingContext) -> Samples:
+        logits = _require(context, "task_logits", "task-net")
+        logits = logits.detach() if self.detach else logits
+        y = context.output_space.probabilities(logits).unsqueeze(1)
+        y = context.output_space.mask_outputs(y, context.mask)
+        return Samples(y, context.output_space.log_probability(logits, y, context.mask))
+
+
+@Sampler.register("discrete")
+class DiscreteSampler(Sampler):
+    """`num_samples` discrete outputs drawn from the task-net's factorised distribution, with their
+    log-probabilities.
+
+    # Parameters
+    num_samples : `int`, optional (default = `10`)
+    """
+
+    def __init__(self, num_samples: int = 10) -> None:
+        if num_samples < 1:
+            raise ConfigurationError(f"num_samples must be positive, got {num_samples}")
+        self.num_samples = num_samples
+
+    def __call__(self, context: SamplingContext) -> Samples:
+        logits = _require(context, "task_logits", "discrete").detach()
+        space = context.output_space
+        y = space.sample(space.probabilities(logits), self.num_samples, context.mask)
+        y = space.mask_outputs(y, context.mask)
+        return Samples(y, space.log_probability(logits, y, context.mask))
+
+
+@Sampler.register("ground-truth")
+class GroundTruthSampler(Sampler):
+    """The gold output, one sample per instance (log-probability under the task-net if it exists)."""
+
+    def __call__(self, context: SamplingContext) -> Samples:
+        labels = _require(context, "labels", "ground-truth")
+        y = labels.unsqueeze(1).to(torch.get_default_dtype())
+        y = context.output_space.mask_outputs(y, context.mask)
+        log_q = None
+        if context.task_logits is not None:
+            log_q = context.output_space.log_probability(context.task_logits.detach(), y, context.mask)
+        return Samples(y, log_q)
+
+
+@Sampler.register("multi")
+class MultiSampler(Sampler):
+    """Concatenates the samples of several samplers along the sample dimension (log-probabilities
+    are kept only if every sampler gives them)."""
+
+    def __init__(self, samplers: List[Sampler]) -> None:
+        if not samplers:
+            raise ConfigurationError("the 'multi' sampler needs at least one sampler")
+        self.samplers = samplers
+
+    def __call__(self, context: SamplingContext) -> Samples:
+        parts = [sampler(context) for sampler in self.samplers]
+        y = torch.cat([part.y for part in parts], dim=1)
+        if any(part.log_q is None for part in parts):
+            return Samples(y, None)
+        return Samples(y, torch.cat([part.log_q for part in parts], dim=1))

@@ -1,0 +1,1 @@
+from seal.modules.score_nets.score_nn import BoundScore, ScoreNN

@@ -1,0 +1,2 @@
+from seal.modules.structured_scores.structured_score import StructuredScore
+from seal.modules.structured_scores.multilabel import LabelMLPScore, LabelPairwiseScore

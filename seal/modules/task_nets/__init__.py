@@ -1,0 +1,2 @@
+from seal.modules.task_nets.task_nn import TaskNN, TaskOutput
+from seal.modules.task_nets.feedforward import FeedForwardTaskNN

@@ -1,0 +1,48 @@
+from typing import Any, Dict, List
+
+from allennlp.common.checks import ConfigurationError
+from allennlp.common.util import JsonDict, sanitize
+from allennlp.data import Instance
+from allennlp.predictors import Predictor
+
+
+@Predictor.register("seal")
+class SealPredictor(Predictor):
+    """The default predictor of every seal model: each JSON input's keys are passed by name to the
+    dataset reader's `text_to_instance`, so the input format is the reader's (for the `arff`
+    reader: `{"features": [0.1, 0.5, ...]}` dense, or `{"features": {"12": 1, "40": 0.5}}`
+    sparse by feature index).  Gold fields such as `labels` are accepted and ignored for
+    prediction.  The output holds the model's human-readable prediction (for label sets:
+    `predicted_labels` and `label_probabilities`) and its `probabilities`."""
+
+    def _json_to_instance(self, json_dict: JsonDict) -> Instance:
+        try:
+            return self._dataset_reader.text_to_instance(**json_dict)
+        except TypeError as error:
+            raise ConfigurationError(
+                f"cannot build an instance from the keys {sorted(json_dict)} with "
+                f"{type(self._dataset_reader).__name__}.text_to_instance: {error}"
+            ) from error
+
+    def predict_json(self, inputs: JsonDict) -> JsonDict:
+        return self.predict_instance(self._json_to_instance(inputs))
+
+    def predict_batch_json(self, inputs: List[JsonDict]) -> List[JsonDict]:
+        return self.predict_batch_instance([self._json_to_instance(item) for item in inputs])
+
+    def predict_instance(self, instance: Instance) -> JsonDict:
+        return self._drop_gold(self._model.forward_on_instance(self._without_labels(instance)))
+
+    def predict_batch_instance(self, instances: List[Instance]) -> List[JsonDict]:
+        outputs = self._model.forward_on_instances([self._without_labels(i) for i in instances])
+        return [self._drop_gold(output) for output in outputs]
+
+    @staticmethod
+    def _without_labels(instance: Instance) -> Instance:
+        if "labels" in instance.fields:
+            instance = Instance({k: v for k, v in instance.fields.items() if k != "labels"})
+        return instance
+
+    @staticmethod
+    def _drop_gold(output: Dict[str, Any]) -> JsonDict:
+        return sanitize({k: v for k, v in output.items() if k != "loss"})

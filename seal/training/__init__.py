@@ -1,0 +1,2 @@
+from seal.training.optimizer_group import OptimizerGroup, SchedulerGroup
+from seal.training.trainer import SealTrainer

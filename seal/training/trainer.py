@@ -1,0 +1,274 @@
+import logging
+import math
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+import torch.distributed as dist
+from allennlp.common import Lazy, Tqdm
+from allennlp.common.checks import ConfigurationError, check_for_gpu
+from allennlp.data import DataLoader, TensorDict
+from allennlp.models import Model
+from allennlp.nn.parallel import DdpAccelerator, TorchDdpAccelerator
+from allennlp.nn.util import dist_reduce_sum
+from allennlp.training import util as training_util
+from allennlp.training.callbacks import TrainerCallback
+from allennlp.training.checkpointer import Checkpointer
+from allennlp.training.gradient_descent_trainer import GradientDescentTrainer
+from allennlp.training.learning_rate_schedulers import LearningRateScheduler
+from allennlp.training.optimizers import Optimizer
+from allennlp.training.trainer import Trainer
+
+from seal.training.optimizer_group import OptimizerGroup, SchedulerGroup
+
+logger = logging.getLogger(__name__)
+
+
+@Trainer.register("seal", constructor="from_partial_objects")
+class SealTrainer(GradientDescentTrainer):
+    """AllenNLP's gradient-descent trainer with one optimizer, learning-rate scheduler and gradient
+    clipping per trained module of the model (`score_nn`, `task_nn`).
+
+    For every batch it runs the model's active steps in order (`model.active_steps(epoch)`, the
+    loss-net first), each `num_steps[step]` times: zero all gradients, `loss =
+    model(**batch, seal_step=step)["loss"]` (+ regularisation), backward, clip that module's
+    gradient norm, step that module's optimizer.  It knows nothing about tasks.
+
+    Everything else is AllenNLP's: validation and early stopping on `validation_metric`,
+    checkpoints and `--recover` (optimizer and scheduler states are saved per module), callbacks
+    (TensorBoard), Tqdm progress, and distributed data-parallel training (gloo on CPU), where the
+    model is wrapped with `find_unused_parameters=True` because each step leaves the other module
+    without gradient.
+
+    # Parameters (beyond those of `GradientDescentTrainer.from_partial_objects`)
+    optimizers : `Dict[str, Lazy[Optimizer]]`
+        One optimizer per module name; it receives that module's trainable parameters, named
+        relative to the module (so `parameter_groups` regexes see e.g. `global_score.*`).
+    learning_rate_schedulers : `Dict[str, Lazy[LearningRateScheduler]]`, optional
+    num_steps : `Dict[str, int]`, optional (default = 1 per module)
+        Updates of each module per batch.
+    grad_norm : `Dict[str, float]`, optional
+        Maximum gradient norm per module.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        optimizer: OptimizerGroup,
+        data_loader: DataLoader,
+        num_steps: Optional[Dict[str, int]] = None,
+        grad_norms: Optional[Dict[str, float]] = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(model, optimizer, data_loader, **kwargs)
+        self._num_steps = num_steps or {}
+        self._grad_norms = grad_norms or {}
+
+    # ---- one epoch ------------------------------------------------------------------------
+    def _train_epoch(self, epoch: int) -> Dict[str, float]:
+        steps = self._steps_of(epoch)
+        logger.info("Epoch %d/%d, steps per batch: %s", epoch, self._num_epochs - 1, steps)
+        self._pytorch_model.train()
+        step_loss_sums = {step: 0.0 for step in steps}
+        batches = iter(self.data_loader)
+        if self._primary:
+            batches = Tqdm.tqdm(batches, total=self._num_batches())
+        done_early = False
+        for batch in batches:
+            if self._skip_for_recovery():
+                continue
+            if self._distributed and self._another_worker_finished():
+                done_early = True
+                break
+            batch_losses, grad_norm = self._train_batch(batch, steps)
+            for step, value in batch_losses.items():
+                step_loss_sums[step] += value
+            self._batches_in_epoch_completed += 1
+            self._total_batches_completed += 1
+            metrics = self._running_metrics(step_loss_sums, batch_losses)
+            for callback in self._callbacks:
+                callback.on_batch(self, [batch], [{"loss": sum(batch_losses.values())}], metrics, epoch,
+                                  self._batches_in_epoch_completed, is_training=True,
+                                  is_primary=self._primary, batch_grad_norm=grad_norm)
+            if self._primary:
+                batches.set_description(training_util.description_from_metrics(metrics), refresh=False)
+            if self._checkpointer is not None:
+                self._checkpointer.maybe_save_checkpoint(self, self._epochs_completed, self._batches_in_epoch_completed)
+        self._finish_distributed_epoch(done_early)
+        return self._epoch_metrics(step_loss_sums)
+
+    def _steps_of(self, epoch: int) -> List[str]:
+        steps = self.model.active_steps(epoch)
+        missing = [step for step in steps if step not in self.optimizer]
+        if missing:
+            raise ConfigurationError(
+                f"trainer.optimizers has no optimizer for {missing}; the model trains {steps}"
+            )
+        return steps
+
+    def _train_batch(self, batch: TensorDict, steps: List[str]):
+        losses: Dict[str, float] = {}
+        grad_norm = None
+        for step in steps:
+            for _ in range(self._num_steps.get(step, 1)):
+                loss = self._step(batch, step)
+                grad_norm = self._clip(step)
+                self.optimizer[step].step()
+                losses[step] = loss
+            scheduler = self._learning_rate_scheduler.get(step) if self._learning_rate_scheduler else None
+            if scheduler is not None:
+                scheduler.step_batch(self._total_batches_completed + 1)
+        return losses, grad_norm
+
+    def _step(self, batch: TensorDict, step: str) -> float:
+        self._pytorch_model.zero_grad(set_to_none=True)
+        loss = self._pytorch_model(**batch, seal_step=step)["loss"]
+        penalty = self.model.get_regularization_penalty()
+        if penalty is not None:
+            loss = loss + penalty
+        if torch.isnan(loss):
+            raise ValueError(f"nan loss in the {step} step")
+        loss.backward()
+        return loss.item()
+
+    def _clip(self, step: str) -> Optional[float]:
+        max_norm = self._grad_norms.get(step)
+        parameters = [p for p in getattr(self.model, step).parameters() if p.grad is not None]
+        if max_norm is None or not parameters:
+            return None
+        return torch.nn.utils.clip_grad_norm_(parameters, max_norm).item()
+
+    # ---- bookkeeping shared with AllenNLP's loop ---------------------------------------------
+    def _num_batches(self) -> Union[int, float]:
+        try:
+            return len(self.data_loader)
+        except TypeError:
+            return math.inf
+
+    def _skip_for_recovery(self) -> bool:
+        """While catching up with a checkpoint, batches are read (to replay the data order) but
+        not trained on."""
+        behind = self._epochs_completed < self._start_after_epochs_completed or (
+            self._epochs_completed == self._start_after_epochs_completed
+            and self._batches_in_epoch_completed < self._start_after_batches_in_epoch_completed
+        )
+        if behind:
+            self._batches_in_epoch_completed += 1
+            self._total_batches_completed += 1
+        return behind
+
+    def _another_worker_finished(self) -> bool:
+        done = torch.tensor(0, device=self.cuda_device)
+        dist.all_reduce(done, dist.ReduceOp.SUM)
+        if done.item() > 0:
+            logger.warning("Worker %d finishing its epoch early: the workers' data is imbalanced", dist.get_rank())
+        return done.item() > 0
+
+    def _finish_distributed_epoch(self, done_early: bool) -> None:
+        if not self._distributed:
+            return
+        if not done_early:
+            done = torch.tensor(1, device=self.cuda_device)
+            dist.all_reduce(done, dist.ReduceOp.SUM)
+        dist.barrier()
+
+    def _running_metrics(self, loss_sums: Dict[str, float], batch_losses: Dict[str, float]) -> Dict[str, float]:
+        count = max(self._batches_in_epoch_completed, 1)
+        metrics = training_util.get_metrics(
+            self.model, sum(loss_sums.values()), None, sum(batch_losses.values()), None, count
+        )
+        metrics.update({f"{step}_loss": total / count for step, total in loss_sums.items()})
+        return metrics
+
+    def _epoch_metrics(self, loss_sums: Dict[str, float]) -> Dict[str, float]:
+        caught_up = not (
+            self._epochs_completed < self._start_after_epochs_completed
+            or (self._epochs_completed == self._start_after_epochs_completed
+                and self._batches_in_epoch_completed - 1 < self._start_after_batches_in_epoch_completed)
+        )
+        if not caught_up:
+            return {}
+        num_batches = max(dist_reduce_sum(self._batches_in_epoch_completed), 1)
+        totals = {step: dist_reduce_sum(total) for step, total in loss_sums.items()}
+        metrics = training_util.get_metrics(
+            self.model, sum(totals.values()), None, None, None, num_batches, reset=True
+        )
+        metrics.update({f"{step}_loss": total / num_batches for step, total in totals.items()})
+        return metrics
+
+    # ---- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_partial_objects(  # type: ignore[override]
+        cls,
+        model: Model,
+        serialization_dir: str,
+        data_loader: DataLoader,
+        optimizers: Dict[str, Lazy[Optimizer]],
+        validation_data_loader: DataLoader = None,
+        local_rank: int = 0,
+        patience: Optional[int] = None,
+        validation_metric: Union[str, List[str]] = "-loss",
+        num_epochs: int = 20,
+        cuda_device: Optional[Union[int, torch.device]] = None,
+        distributed: bool = False,
+        world_size: int = 1,
+        num_steps: Optional[Dict[str, int]] = None,
+        grad_norm: Optional[Dict[str, float]] = None,
+        learning_rate_schedulers: Optional[Dict[str, Lazy[LearningRateScheduler]]] = None,
+        checkpointer: Optional[Lazy[Checkpointer]] = Lazy(Checkpointer),
+        callbacks: Optional[List[Lazy[TrainerCallback]]] = None,
+        enable_default_callbacks: bool = True,
+        run_confidence_checks: bool = True,
+        ddp_accelerator: Optional[DdpAccelerator] = None,
+    ) -> "SealTrainer":
+        cuda_device = cuda_device if cuda_device is not None else (0 if torch.cuda.device_count() else -1)
+        check_for_gpu(cuda_device)
+        ddp_wrapped_model = None
+        if distributed:
+            accelerator = ddp_accelerator or TorchDdpAccelerator(find_unused_parameters=True, cuda_device=cuda_device)
+            model, ddp_wrapped_model = accelerator.wrap_model(model)
+        elif cuda_device >= 0:
+            model = model.cuda(cuda_device)
+        unknown = [name for name in optimizers if not isinstance(getattr(model, name, None), torch.nn.Module)]
+        if unknown:
+            raise ConfigurationError(f"trainer.optimizers names {unknown}, which are not modules of the model")
+        optimizer_group = OptimizerGroup({
+            name: lazy.construct(model_parameters=[[n, p] for n, p in getattr(model, name).named_parameters() if p.requires_grad])
+            for name, lazy in optimizers.items()
+            if any(p.requires_grad for p in getattr(model, name).parameters())
+        })
+        batches_per_epoch = _length_or_none(data_loader)
+        schedulers = None
+        if learning_rate_schedulers:
+            schedulers = SchedulerGroup({
+                name: lazy.construct(optimizer=optimizer_group[name], num_epochs=num_epochs, num_steps_per_epoch=batches_per_epoch)
+                for name, lazy in learning_rate_schedulers.items() if name in optimizer_group
+            })
+        return cls(
+            model,
+            optimizer_group,
+            data_loader,
+            num_steps=num_steps,
+            grad_norms=grad_norm,
+            patience=patience,
+            validation_metric=validation_metric,
+            validation_data_loader=validation_data_loader,
+            num_epochs=num_epochs,
+            serialization_dir=serialization_dir,
+            cuda_device=cuda_device,
+            learning_rate_scheduler=schedulers,
+            checkpointer=None if checkpointer is None else checkpointer.construct(serialization_dir=serialization_dir),
+            callbacks=[callback.construct(serialization_dir=serialization_dir) for callback in callbacks or []],
+            distributed=distributed,
+            local_rank=local_rank,
+            world_size=world_size,
+            enable_default_callbacks=enable_default_callbacks,
+            run_confidence_checks=run_confidence_checks,
+            ddp_wrapped_model=ddp_wrapped_model,
+        )
+
+
+def _length_or_none(data_loader: DataLoader) -> Optional[int]:
+    try:
+        return len(data_loader)
+    except TypeError:
+        return None
