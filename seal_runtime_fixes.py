@@ -28,6 +28,7 @@ The fixes:
 """
 import importlib.abc
 import importlib.machinery
+import os
 import sys
 import types
 from typing import Callable, Dict
@@ -109,15 +110,24 @@ def _drop_tokenizer_add_special_tokens(module: types.ModuleType) -> None:
     module.get_tokenizer = get_tokenizer
 
 
-# target module -> (run before its body, wrap its execution, run after its body)
-_BEFORE: Dict[str, Callable[[], None]] = {
-    "allennlp.training.optimizers": _provide_transformers_adamw,
-}
-_WRAP: Dict[str, Callable] = {name: _exec_with_torchvision_stand_in for name in _VISION_MODULES}
-_AFTER: Dict[str, Callable[[types.ModuleType], None]] = {
-    "allennlp.common.cached_transformers": _drop_tokenizer_add_special_tokens,
-}
-TARGETS = frozenset(_BEFORE) | frozenset(_WRAP) | frozenset(_AFTER)
+# Each fix by name: target module -> (run before its body, wrap its execution, run after its body).
+# Setting SEAL_DISABLE_RUNTIME_FIXES to a comma-separated list of names switches those fixes off
+# (to see the failure a fix prevents).
+DISABLE_VARIABLE = "SEAL_DISABLE_RUNTIME_FIXES"
+FIXES = ("torchvision-stand-in", "transformers-adamw", "tokenizer-kwargs")
+_BEFORE: Dict[str, Callable[[], None]] = {}
+_WRAP: Dict[str, Callable] = {}
+_AFTER: Dict[str, Callable[[types.ModuleType], None]] = {}
+
+
+def _register(disabled: frozenset) -> None:
+    _BEFORE.clear(), _WRAP.clear(), _AFTER.clear()
+    if "torchvision-stand-in" not in disabled:
+        _WRAP.update({name: _exec_with_torchvision_stand_in for name in _VISION_MODULES})
+    if "transformers-adamw" not in disabled:
+        _BEFORE["allennlp.training.optimizers"] = _provide_transformers_adamw
+    if "tokenizer-kwargs" not in disabled:
+        _AFTER["allennlp.common.cached_transformers"] = _drop_tokenizer_add_special_tokens
 
 
 class _PatchingLoader(importlib.abc.Loader):
@@ -143,7 +153,7 @@ class _PatchingFinder(importlib.abc.MetaPathFinder):
     """Finds the target modules with the other finders and wraps their loaders."""
 
     def find_spec(self, fullname, path, target=None):
-        if fullname not in TARGETS:
+        if fullname not in _BEFORE and fullname not in _WRAP and fullname not in _AFTER:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -157,6 +167,11 @@ class _PatchingFinder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     """Installs the import hook (idempotent). Modules already imported are not patched."""
+    disabled = frozenset(filter(None, os.environ.get(DISABLE_VARIABLE, "").split(",")))
+    unknown = disabled - set(FIXES)
+    if unknown:
+        raise ValueError(f"{DISABLE_VARIABLE} names unknown fixes {sorted(unknown)}; known: {FIXES}")
+    _register(disabled)
     if not any(isinstance(finder, _PatchingFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _PatchingFinder())
 

@@ -69,6 +69,9 @@ class SealModel(Model):
         self.inference = inference
         self._check_pieces()
         self._metrics = self.output_space.default_metrics()
+        # The epoch the trainer last announced; saved with the weights, so that a model loaded from
+        # an archive is in the training phase it was in when those weights were saved.
+        self.register_buffer("_epoch", torch.zeros((), dtype=torch.long))
         (initializer or InitializerApplicator())(self)
 
     def _check_pieces(self) -> None:
@@ -83,9 +86,15 @@ class SealModel(Model):
         return f"model {type(self).__name__}"
 
     # ---- training steps -------------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        """The current training epoch (0-based), as last set by `active_steps`."""
+        return int(self._epoch)
+
     def active_steps(self, epoch: int) -> List[str]:
-        """The steps the trainer runs in `epoch` (0-based), in order: a step runs when it has a
-        loss and its module has trainable parameters."""
+        """Records `epoch` (0-based) as the current one and returns the steps the trainer runs in
+        it, in order: a step runs when it has a loss and its module has trainable parameters."""
+        self._epoch.fill_(epoch)
         steps = []
         for step, loss in ((SCORE_STEP, self.score_nn_loss), (TASK_STEP, self.task_nn_loss)):
             module = getattr(self, step)
@@ -104,6 +113,11 @@ class SealModel(Model):
         **inputs,
     ) -> Dict[str, torch.Tensor]:
         if seal_step is None:
+            if self.training and labels is not None and torch.is_grad_enabled():
+                raise ConfigurationError(
+                    "seal models are trained one module at a time by the 'seal' trainer: "
+                    "set \"trainer\": {\"type\": \"seal\", ...} in the configuration"
+                )
             return self._predict(inputs, labels)
         if labels is None:
             raise ConfigurationError(f"training step {seal_step!r} needs labels in the batch")

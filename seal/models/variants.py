@@ -56,6 +56,8 @@ class SealStatic(SealDynamic):
     # Parameters
     score_nn_archive : `str`, optional
     pretraining_epochs : `int`, optional (default = `0`)
+    loaded_from_archive : `bool`, optional (default = `False`)
+        Set by `Model.load` only: the model's own archived weights hold the loss-net.
     """
 
     def __init__(
@@ -63,16 +65,18 @@ class SealStatic(SealDynamic):
         vocab: Vocabulary,
         score_nn_archive: Optional[str] = None,
         pretraining_epochs: int = 0,
+        loaded_from_archive: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(vocab, **kwargs)
-        if (score_nn_archive is None) == (pretraining_epochs <= 0):
+        if not loaded_from_archive and (score_nn_archive is None) == (pretraining_epochs <= 0):
             raise ConfigurationError("seal-static needs exactly one of score_nn_archive or pretraining_epochs > 0")
-        self.pretraining_epochs = pretraining_epochs
-        self._pretraining = pretraining_epochs > 0
+        self.pretraining_epochs = max(pretraining_epochs, 0)
         self._pretraining_task_loss = CrossEntropyLoss()
         if score_nn_archive is not None:
             self._load_score_nn(score_nn_archive)
+        if loaded_from_archive and self.pretraining_epochs == 0:
+            self.score_nn.requires_grad_(False)
 
     def _load_score_nn(self, archive_path: str) -> None:
         source = getattr(load_archive(archive_path).model, "score_nn", None)
@@ -87,13 +91,16 @@ class SealStatic(SealDynamic):
         self.score_nn.requires_grad_(False)
         logger.info("loaded and froze the score_nn of %s", archive_path)
 
+    @property
+    def pretraining(self) -> bool:
+        return self.epoch < self.pretraining_epochs
+
     def active_steps(self, epoch: int):
-        self._pretraining = epoch < self.pretraining_epochs
         steps = super().active_steps(epoch)
-        return steps if self._pretraining else [step for step in steps if step == TASK_STEP]
+        return steps if self.pretraining else [step for step in steps if step == TASK_STEP]
 
     def step_loss(self, step: str):
-        if step == TASK_STEP and self._pretraining:
+        if step == TASK_STEP and self.pretraining:
             return self._pretraining_task_loss
         return super().step_loss(step)
 
@@ -103,7 +110,7 @@ class SealStatic(SealDynamic):
         # need the source archive (which may have moved), so it is rebuilt as if pretrained.
         config = config.duplicate()
         if config["model"].pop("score_nn_archive", None) is not None:
-            config["model"]["pretraining_epochs"] = 1
+            config["model"]["loaded_from_archive"] = True
         return super()._load(config, serialization_dir, weights_file, cuda_device)
 
 
@@ -204,15 +211,17 @@ class InferenceNetwork(SealModel):
         super().__init__(vocab, score_nn_loss=MarginLoss(oracle=oracle), task_nn_loss=test_time_loss, **kwargs)
         _require(self, task_nn=self.task_nn, score_nn=self.score_nn)
         self.game_epochs = game_epochs
-        self._in_game = True
         self._cost_augmented_loss = WeightedSumLoss([EnergyLoss(cost_augmented=oracle), CrossEntropyLoss()], weights)
 
+    @property
+    def in_game(self) -> bool:
+        return self.epoch < self.game_epochs
+
     def active_steps(self, epoch: int):
-        self._in_game = epoch < self.game_epochs
         steps = super().active_steps(epoch)
-        return steps if self._in_game else [step for step in steps if step == TASK_STEP]
+        return steps if self.in_game else [step for step in steps if step == TASK_STEP]
 
     def step_loss(self, step: str):
-        if step == TASK_STEP and self._in_game:
+        if step == TASK_STEP and self.in_game:
             return self._cost_augmented_loss
         return super().step_loss(step)

@@ -4,7 +4,6 @@ import torch
 from allennlp.common.checks import ConfigurationError
 
 from seal.modules.losses.loss import Loss, LossInputs, gold_outputs, task_probabilities
-from seal.modules.oracles.multilabel import F1Oracle
 from seal.modules.oracles.oracle import OracleValue
 
 
@@ -57,6 +56,8 @@ class WeightedSumLoss(Loss):
             raise ConfigurationError(
                 f"weighted-sum needs one weight per loss, got {len(losses)} losses and {len(weights)} weights"
             )
+        if not any(weights):
+            raise ConfigurationError("weighted-sum needs at least one non-zero weight")
         self.losses = torch.nn.ModuleList(losses)
         self.weights = weights
 

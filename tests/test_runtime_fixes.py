@@ -1,0 +1,98 @@
+"""Each runtime fix in `seal_runtime_fixes` against the failure it prevents.
+
+Every check runs in a fresh interpreter (allennlp modules are patched once, at first import): once
+with the import hook removed, where the failure must appear, and once with it, where it must not.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import seal_runtime_fixes
+
+def run_python(code: str, disable: str = "") -> subprocess.CompletedProcess:
+    """Runs `code` in a new interpreter with the fix named `disable` switched off."""
+    env = dict(os.environ, **{seal_runtime_fixes.DISABLE_VARIABLE: disable})
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_the_pth_file_installs_the_hook_at_interpreter_start():
+    assert seal_runtime_fixes.installed()
+    result = run_python("import seal_runtime_fixes; assert seal_runtime_fixes.installed()")
+    assert result.returncode == 0, result.stderr
+
+
+VISION_IMPORT = "import allennlp.data.image_loader, allennlp.modules.vision.grid_embedder, allennlp.modules.vision.region_detector\n"
+
+
+def test_vision_modules_need_the_torchvision_stand_in():
+    broken = run_python(VISION_IMPORT, disable="torchvision-stand-in")
+    assert broken.returncode != 0 and "torchvision" in broken.stderr
+    fixed = run_python(VISION_IMPORT + textwrap.dedent("""
+        import importlib.util, sys
+        assert importlib.util.find_spec("torchvision") is None, "the stand-in must not stay visible"
+        assert "torchvision" not in sys.modules
+    """))
+    assert fixed.returncode == 0, fixed.stderr
+
+
+OPTIMIZERS_IMPORT = """
+import torch
+from allennlp.training.optimizers import Optimizer
+from allennlp.common import Params
+optimizer = Optimizer.from_params(model_parameters=[("w", torch.nn.Parameter(torch.ones(2)))],
+                                  params=Params({"type": "huggingface_adamw", "lr": 0.1}))
+assert isinstance(optimizer, torch.optim.AdamW)
+"""
+
+
+def test_allennlp_optimizers_need_transformers_adamw():
+    broken = run_python(OPTIMIZERS_IMPORT, disable="transformers-adamw")
+    assert broken.returncode != 0 and "AdamW" in broken.stderr
+    fixed = run_python(OPTIMIZERS_IMPORT)
+    assert fixed.returncode == 0, fixed.stderr
+
+
+def test_the_adamw_stand_in_refuses_to_skip_bias_correction():
+    result = run_python(OPTIMIZERS_IMPORT + textwrap.dedent("""
+        import transformers
+        try:
+            transformers.AdamW([torch.nn.Parameter(torch.ones(1))], correct_bias=False)
+        except ValueError:
+            pass
+        else:
+            raise SystemExit("correct_bias=False was silently accepted")
+    """))
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_tokenizer_dir(tmp_path_factory):
+    """A WordPiece tokenizer saved to disk (no download)."""
+    directory = tmp_path_factory.mktemp("tokenizer")
+    (directory / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "hello", "world"]))
+    from transformers import BertTokenizer
+
+    BertTokenizer(str(directory / "vocab.txt")).save_pretrained(str(directory))
+    return directory
+
+
+def test_get_tokenizer_drops_add_special_tokens(tiny_tokenizer_dir):
+    code = f"""
+        from allennlp.data.tokenizers import PretrainedTransformerTokenizer
+        tokenizer = PretrainedTransformerTokenizer({str(tiny_tokenizer_dir)!r})
+        tokens = [t.text for t in tokenizer.tokenize("hello world")]
+        assert tokens == ["[CLS]", "hello", "world", "[SEP]"], tokens
+    """
+    broken = run_python(code, disable="tokenizer-kwargs")
+    assert broken.returncode != 0 and "add_special_tokens" in broken.stderr
+    fixed = run_python(code)
+    assert fixed.returncode == 0, fixed.stderr
+
+
+def test_unknown_fix_names_are_refused():
+    result = run_python("pass", disable="no-such-fix")
+    assert "no-such-fix" in result.stderr

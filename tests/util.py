@@ -1,0 +1,94 @@
+"""Helpers shared by the end-to-end and training tests: the repository's paths, running the
+`allennlp` command, and keeping in-process training from taking over the test run's logging."""
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Union
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_CONFIGS = REPO_ROOT / "fixtures" / "configs"
+SCENE_SMALL = REPO_ROOT / "fixtures" / "arff" / "scene_small"
+SEAL_CONFIG = FIXTURE_CONFIGS / "scene_small_seal_dynamic_nce.jsonnet"
+CROSS_ENTROPY_CONFIG = FIXTURE_CONFIGS / "scene_small_cross_entropy.jsonnet"
+# The `allennlp` command of the interpreter running the tests (the project's virtualenv).
+ALLENNLP = Path(sys.executable).parent / "allennlp"
+
+SCENE_LABELS = ("Beach", "Sunset", "FallFoliage", "Field", "Mountain", "Urban")
+SCENE_NUM_FEATURES = 294
+
+
+def run_allennlp(*args: Union[str, Path], timeout: float = 600) -> subprocess.CompletedProcess:
+    """Runs `allennlp ARGS --include-package seal` in the repository root (the configs' data paths
+    are relative to it) and fails with the end of its output unless it exits with 0."""
+    command = [str(ALLENNLP), *map(str, args), "--include-package", "seal"]
+    process = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=_quiet_env()
+    )
+    if process.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(command)} exited with {process.returncode}\n"
+            f"--- stdout (end) ---\n{process.stdout[-3000:]}\n--- stderr (end) ---\n{process.stderr[-6000:]}"
+        )
+    return process
+
+
+def _quiet_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def read_json(path: Union[str, Path]) -> Any:
+    with open(path) as file:
+        return json.load(file)
+
+
+def read_json_lines(path: Union[str, Path]) -> List[Any]:
+    with open(path) as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+@contextlib.contextmanager
+def repo_root_cwd() -> Iterator[None]:
+    """Runs the body in the repository root, where the configs' relative data paths resolve."""
+    previous = os.getcwd()
+    os.chdir(REPO_ROOT)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@contextlib.contextmanager
+def isolated_logging() -> Iterator[None]:
+    """In-process `train_model` replaces the root logger's handlers with its own (a file in the
+    serialization directory, stdout, stderr) and hooks `sys.excepthook`; this undoes both."""
+    watched = [logging.getLogger(), logging.getLogger("allennlp.common.tqdm")]
+    saved = [(logger, list(logger.handlers), logger.level, logger.propagate) for logger in watched]
+    excepthook = sys.excepthook
+    try:
+        yield
+    finally:
+        sys.excepthook = excepthook
+        for logger, handlers, level, propagate in saved:
+            for handler in logger.handlers:
+                if handler not in handlers:
+                    handler.close()
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
+def train_in_process(config: Path, serialization_dir: Path, overrides: Dict[str, Any], **kwargs):
+    """`allennlp train` through its Python API, from the repository root, with the test run's
+    logging left intact.  Returns what `train_model_from_file` returns."""
+    from allennlp.commands.train import train_model_from_file
+
+    with repo_root_cwd(), isolated_logging():
+        return train_model_from_file(
+            str(config), str(serialization_dir), overrides=json.dumps(overrides), **kwargs
+        )
