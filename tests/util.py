@@ -14,8 +14,10 @@ FIXTURE_CONFIGS = REPO_ROOT / "fixtures" / "configs"
 SCENE_SMALL = REPO_ROOT / "fixtures" / "arff" / "scene_small"
 SEAL_CONFIG = FIXTURE_CONFIGS / "scene_small_seal_dynamic_nce.jsonnet"
 CROSS_ENTROPY_CONFIG = FIXTURE_CONFIGS / "scene_small_cross_entropy.jsonnet"
-# The `allennlp` command of the interpreter running the tests (the project's virtualenv).
+# The `allennlp` command next to the interpreter running the tests, else the project's virtualenv's.
 ALLENNLP = Path(sys.executable).parent / "allennlp"
+if not ALLENNLP.exists():
+    ALLENNLP = REPO_ROOT / ".venv" / "bin" / "allennlp"
 
 SCENE_LABELS = ("Beach", "Sunset", "FallFoliage", "Field", "Mountain", "Urban")
 SCENE_NUM_FEATURES = 294
@@ -25,21 +27,13 @@ def run_allennlp(*args: Union[str, Path], timeout: float = 600) -> subprocess.Co
     """Runs `allennlp ARGS --include-package seal` in the repository root (the configs' data paths
     are relative to it) and fails with the end of its output unless it exits with 0."""
     command = [str(ALLENNLP), *map(str, args), "--include-package", "seal"]
-    process = subprocess.run(
-        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=_quiet_env()
-    )
+    process = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
     if process.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} exited with {process.returncode}\n"
             f"--- stdout (end) ---\n{process.stdout[-3000:]}\n--- stderr (end) ---\n{process.stderr[-6000:]}"
         )
     return process
-
-
-def _quiet_env() -> Dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return env
 
 
 def read_json(path: Union[str, Path]) -> Any:

@@ -12,10 +12,11 @@ class SealPredictor(Predictor):
     dataset reader's `text_to_instance`, so the input format is the reader's (for the `arff`
     reader: `{"features": [0.1, 0.5, ...]}` dense, or `{"features": {"12": 1, "40": 0.5}}`
     sparse by feature index).  Gold fields such as `labels` are accepted and ignored for
-    prediction.  The output holds the model's human-readable prediction (for label sets:
+    prediction (they are dropped before the reader sees them).  The output holds the model's human-readable prediction (for label sets:
     `predicted_labels` and `label_probabilities`) and its `probabilities`."""
 
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
+        json_dict = {key: value for key, value in json_dict.items() if key != "labels"}
         try:
             return self._dataset_reader.text_to_instance(**json_dict)
         except TypeError as error:

@@ -63,6 +63,21 @@ class SealTrainer(GradientDescentTrainer):
         self._num_steps = num_steps or {}
         self._grad_norms = grad_norms or {}
 
+    def train(self) -> Dict[str, Any]:
+        try:
+            return super().train()
+        finally:
+            self._leave_process_group()
+
+    def _leave_process_group(self) -> None:
+        """After distributed training AllenNLP evaluates the test set in the primary worker alone,
+        while the other workers exit; metrics that sum their statistics over workers would then wait
+        forever for them.  Every worker leaves the process group once training is over, so that
+        later evaluation is local."""
+        if self._distributed and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
     # ---- one epoch ------------------------------------------------------------------------
     def _train_epoch(self, epoch: int) -> Dict[str, float]:
         steps = self._steps_of(epoch)

@@ -78,5 +78,5 @@ class MultiLabelOutputSpace(OutputSpace):
         for row in probabilities.detach().cpu().tolist():
             scores = {names[i]: round(p, 6) for i, p in enumerate(row)}
             predicted = [names[i] for i, p in enumerate(row) if p >= self.threshold]
-            readable.append({"labels": predicted, "probabilities": scores})
+            readable.append({"predicted_labels": predicted, "label_probabilities": scores})
         return readable
