@@ -54,8 +54,29 @@ def _reduce(value: float) -> float:
     return dist_reduce_sum(torch.tensor(value, dtype=torch.float64)).item()
 
 
+class _ThresholdedRatio(Metric):
+    """A thresholded metric whose value is `numerator / denominator`, both summed over calls and
+    over distributed workers.  Subclasses add to `_numerator` and `_denominator` in `__call__`."""
+
+    supports_distributed = True
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self._threshold = threshold
+        self.reset()
+
+    def get_metric(self, reset: bool = False) -> float:
+        result = _ratio(_reduce(self._numerator), _reduce(self._denominator))
+        if reset:
+            self.reset()
+        return result
+
+    def reset(self) -> None:
+        self._numerator = 0.0
+        self._denominator = 0
+
+
 @Metric.register("example-f1")
-class ExampleF1(Metric):
+class ExampleF1(_ThresholdedRatio):
     """Example-based (per-instance) F1, averaged over instances.
 
     For an instance with predicted label set P (`prediction >= threshold`) and gold label set G,
@@ -64,12 +85,6 @@ class ExampleF1(Metric):
 
     `get_metric` returns a float in [0, 1] (0.0 if no instance was seen).
     """
-
-    supports_distributed = True
-
-    def __init__(self, threshold: float = 0.5) -> None:
-        self._threshold = threshold
-        self.reset()
 
     def __call__(
         self,
@@ -82,18 +97,8 @@ class ExampleF1(Metric):
         overlap = (predicted & gold).sum(-1).double()
         sizes = (predicted.sum(-1) + gold.sum(-1)).double()
         f1 = torch.where(sizes > 0, 2 * overlap / sizes.clamp(min=1), torch.ones_like(sizes))
-        self._f1_sum += f1.sum().item()
-        self._count += f1.numel()
-
-    def get_metric(self, reset: bool = False) -> float:
-        result = _ratio(_reduce(self._f1_sum), _reduce(self._count))
-        if reset:
-            self.reset()
-        return result
-
-    def reset(self) -> None:
-        self._f1_sum = 0.0
-        self._count = 0
+        self._numerator += f1.sum().item()
+        self._denominator += f1.numel()
 
 
 @Metric.register("micro-macro-f1")
@@ -160,18 +165,12 @@ class MultilabelMicroMacroF1(Metric):
 
 
 @Metric.register("hamming-loss")
-class HammingLoss(Metric):
+class HammingLoss(_ThresholdedRatio):
     """Fraction of wrong label decisions over all (instance, label) pairs.
 
     A decision is wrong when `(prediction >= threshold) != gold`. `get_metric` returns a float
     in [0, 1] (0.0 if nothing was seen); lower is better.
     """
-
-    supports_distributed = True
-
-    def __init__(self, threshold: float = 0.5) -> None:
-        self._threshold = threshold
-        self.reset()
 
     def __call__(
         self,
@@ -180,18 +179,8 @@ class HammingLoss(Metric):
         mask: Optional[torch.BoolTensor] = None,
     ) -> None:
         predicted, gold = _prepare(predictions, gold_labels, mask)
-        self._wrong += ((predicted >= self._threshold) != gold).sum().item()
-        self._total += gold.numel()
-
-    def get_metric(self, reset: bool = False) -> float:
-        result = _ratio(_reduce(self._wrong), _reduce(self._total))
-        if reset:
-            self.reset()
-        return result
-
-    def reset(self) -> None:
-        self._wrong = 0
-        self._total = 0
+        self._numerator += ((predicted >= self._threshold) != gold).sum().item()
+        self._denominator += gold.numel()
 
 
 @Metric.register("precision-at-k")

@@ -27,6 +27,30 @@ def _require(model: SealModel, **pieces) -> None:
         raise ConfigurationError(f"{model._name()} needs {', '.join(missing)} in its configuration")
 
 
+class TwoPhases:
+    """Mixin for models trained in two phases.  For the first `first_phase_epochs` epochs every
+    module with a loss is trained, the task-net with `first_phase_task_loss`; afterwards the
+    score-net is frozen and only the task-net is trained, with the model's `task_nn_loss`.
+    Subclasses set both attributes in their constructor.  The phase follows the model's `epoch`,
+    which is saved with its weights."""
+
+    first_phase_epochs: int
+    first_phase_task_loss: Loss
+
+    @property
+    def in_first_phase(self) -> bool:
+        return self.epoch < self.first_phase_epochs
+
+    def active_steps(self, epoch: int):
+        steps = super().active_steps(epoch)
+        return steps if self.in_first_phase else [step for step in steps if step == TASK_STEP]
+
+    def step_loss(self, step: str):
+        if step == TASK_STEP and self.in_first_phase:
+            return self.first_phase_task_loss
+        return super().step_loss(step)
+
+
 @Model.register("seal-dynamic")
 class SealDynamic(SealModel):
     """SEAL-dynamic: the loss-net and the task-net are trained in alternation, so the loss adapts to
@@ -44,7 +68,7 @@ class SealDynamic(SealModel):
 
 
 @Model.register("seal-static")
-class SealStatic(SealDynamic):
+class SealStatic(TwoPhases, SealDynamic):
     """SEAL-static: the loss-net is trained first, then frozen while the task-net learns from it.
 
     The loss-net's weights come either from a trained archive (`score_nn_archive`: a
@@ -71,11 +95,11 @@ class SealStatic(SealDynamic):
         super().__init__(vocab, **kwargs)
         if not loaded_from_archive and (score_nn_archive is None) == (pretraining_epochs <= 0):
             raise ConfigurationError("seal-static needs exactly one of score_nn_archive or pretraining_epochs > 0")
-        self.pretraining_epochs = max(pretraining_epochs, 0)
-        self._pretraining_task_loss = CrossEntropyLoss()
+        self.first_phase_epochs = max(pretraining_epochs, 0)
+        self.first_phase_task_loss = CrossEntropyLoss()
         if score_nn_archive is not None:
             self._load_score_nn(score_nn_archive)
-        if loaded_from_archive and self.pretraining_epochs == 0:
+        if loaded_from_archive and self.first_phase_epochs == 0:
             self.score_nn.requires_grad_(False)
 
     def _load_score_nn(self, archive_path: str) -> None:
@@ -90,19 +114,6 @@ class SealStatic(SealDynamic):
             ) from error
         self.score_nn.requires_grad_(False)
         logger.info("loaded and froze the score_nn of %s", archive_path)
-
-    @property
-    def pretraining(self) -> bool:
-        return self.epoch < self.pretraining_epochs
-
-    def active_steps(self, epoch: int):
-        steps = super().active_steps(epoch)
-        return steps if self.pretraining else [step for step in steps if step == TASK_STEP]
-
-    def step_loss(self, step: str):
-        if step == TASK_STEP and self.pretraining:
-            return self._pretraining_task_loss
-        return super().step_loss(step)
 
     @classmethod
     def _load(cls, config: Params, serialization_dir: str, weights_file: Optional[str] = None, cuda_device: int = -1):
@@ -177,7 +188,7 @@ class DVN(SealModel):
 
 
 @Model.register("infnet")
-class InferenceNetwork(SealModel):
+class InferenceNetwork(TwoPhases, SealModel):
     """Inference networks for SPENs (Tu & Gimpel, 2018), in two phases.
 
     1. The game (epochs `< game_epochs`): the energy and a cost-augmented inference network `A`
@@ -210,18 +221,5 @@ class InferenceNetwork(SealModel):
         test_time_loss = WeightedSumLoss([EnergyLoss(), CrossEntropyLoss()], weights)
         super().__init__(vocab, score_nn_loss=MarginLoss(oracle=oracle), task_nn_loss=test_time_loss, **kwargs)
         _require(self, task_nn=self.task_nn, score_nn=self.score_nn)
-        self.game_epochs = game_epochs
-        self._cost_augmented_loss = WeightedSumLoss([EnergyLoss(cost_augmented=oracle), CrossEntropyLoss()], weights)
-
-    @property
-    def in_game(self) -> bool:
-        return self.epoch < self.game_epochs
-
-    def active_steps(self, epoch: int):
-        steps = super().active_steps(epoch)
-        return steps if self.in_game else [step for step in steps if step == TASK_STEP]
-
-    def step_loss(self, step: str):
-        if step == TASK_STEP and self.in_game:
-            return self._cost_augmented_loss
-        return super().step_loss(step)
+        self.first_phase_epochs = game_epochs
+        self.first_phase_task_loss = WeightedSumLoss([EnergyLoss(cost_augmented=oracle), CrossEntropyLoss()], weights)

@@ -296,8 +296,8 @@ def test_human_readable_output():
     model = build(CONFIGS["cross-entropy"]())
     model.eval()
     output = model.make_output_human_readable(model(x=batch()[0]))
-    assert len(output["labels"]) == BATCH
-    assert set(output["probabilities"][0]) == {"a", "b", "c"}
+    assert len(output["predicted_labels"]) == BATCH
+    assert set(output["label_probabilities"][0]) == {"a", "b", "c"}
 
 
 # ---- archives ---------------------------------------------------------------------------------
