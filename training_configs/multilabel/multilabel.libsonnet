@@ -51,7 +51,8 @@
 
   adam(lr, weight_decay=1e-5):: { type: 'adamw', lr: lr, weight_decay: weight_decay },
 
-  // A method: the model (given the dataset) and the trainer's per-module settings.
+  // A method: the model (given the dataset), the trainer's per-module optimizers and updates per
+  // batch, and optionally `trainer`, fields that replace the trainer's defaults.
   methods: {
     cross_entropy: {
       model(dataset):: { type: 'cross-entropy', task_nn: $.task_nn(dataset) },
@@ -100,6 +101,8 @@
         game_epochs: std.floor(dataset.num_epochs / 2),
       },
       optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
+      // Validation during the game scores the cost-augmented network: no early stopping then.
+      trainer: { patience: null },
     },
   },
 
@@ -121,6 +124,6 @@
       patience: dataset.patience,
       validation_metric: '+example_f1',
       callbacks: [{ type: 'tensorboard' }],
-    },
+    } + (if std.objectHas(method, 'trainer') then method.trainer else {}),
   },
 }

@@ -1,13 +1,15 @@
-"""Scene benchmark: every scene config over several seeds, plus scikit-learn peers on the same split.
+"""Multi-label benchmark: a data set's configs over several seeds, plus scikit-learn peers.
 
-For each config and seed it runs `allennlp train` (one run at a time, so timings are not shared
-with other runs), then reads the test metrics from metrics.json.  Afterwards, in this one process,
-it loads each method's seed-1 archive and times its test-time predictor on the whole test set
-(the task-net alone, or gradient-based inference for spen and dvn).  Writes
-`benchmarks/results/scene.json`, `benchmarks/results/scene.md` (the table pasted into RESULTS.md)
-and `benchmarks/results/scene.png`.
+For each method and seed it runs `allennlp train training_configs/multilabel/<dataset>_<method>.jsonnet`
+(one run at a time), then reads the test metrics from metrics.json.  Afterwards, in this one
+process, it loads each method's first-seed archive and times its test-time predictor on the whole
+test set (the task-net alone, or gradient-based inference for spen and dvn), and fits the
+scikit-learn peers (MLPClassifier, ClassifierChain of logistic regressions) on the same split.
+Writes `benchmarks/results/<dataset>.{json,md,png}`.
 
-Usage: .venv/bin/python benchmarks/scene.py [--seeds 1 2 3 4 5] [--methods cross_entropy seal_dynamic_nce ...]
+Set OMP_NUM_THREADS=1 to time every method on one core (as in RESULTS.md).
+
+Usage: .venv/bin/python benchmarks/multilabel.py --dataset scene [--seeds 1 2 3 4 5] [--methods ...] [--no-peers]
 """
 import argparse
 import json
@@ -24,12 +26,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 METHODS = ["cross_entropy", "seal_dynamic_nce", "seal_dynamic_dvn", "seal_dynamic_ssvm",
            "seal_static_nce", "spen", "dvn", "infnet"]
-DATA = {split: os.path.join(ROOT, "data", "scene", f"scene-{split}.arff.gz") for split in ("train", "dev", "test")}
+CONFIG_PREFIX = {"scene": "scene", "debtags-bow": "debtags_bow"}
 
 
-def train(method: str, seed: int, runs_dir: str) -> dict:
+def config_path(dataset: str, method: str) -> str:
+    return os.path.join(ROOT, "training_configs", "multilabel", f"{CONFIG_PREFIX[dataset]}_{method}.jsonnet")
+
+
+def data_paths(dataset: str) -> dict:
+    """train/dev/test paths of the data set's configs (relative paths resolved from the repo root)."""
+    import _jsonnet
+
+    config = json.loads(_jsonnet.evaluate_file(config_path(dataset, "cross_entropy")))
+    keys = {"train": "train_data_path", "dev": "validation_data_path", "test": "test_data_path"}
+    return {split: os.path.join(ROOT, config[key]) for split, key in keys.items()}
+
+
+def train(dataset: str, method: str, seed: int, runs_dir: str) -> dict:
     out = os.path.join(runs_dir, f"{method}_seed{seed}")
-    config = os.path.join(ROOT, "training_configs", "multilabel", f"scene_{method}.jsonnet")
+    config = config_path(dataset, method)
     overrides = json.dumps({"random_seed": seed, "numpy_seed": seed, "pytorch_seed": seed})
     command = [os.path.join(ROOT, ".venv", "bin", "allennlp"), "train", config, "-s", out, "-f",
                "--include-package", "seal", "-o", overrides]
@@ -46,7 +61,7 @@ def train(method: str, seed: int, runs_dir: str) -> dict:
             "best_epoch": metrics["best_epoch"], "epochs": epochs, "epoch_seconds": duration / epochs}
 
 
-def throughput(archive: str, repeats: int = 5) -> float:
+def throughput(archive: str, test_path: str, repeats: int = 5) -> float:
     """Test examples per second of the archived model's predictor (forward in eval mode, batches of 256)."""
     import torch
     from allennlp.data.data_loaders import SimpleDataLoader
@@ -54,7 +69,7 @@ def throughput(archive: str, repeats: int = 5) -> float:
 
     loaded = load_archive(archive)
     model = loaded.model.eval()
-    instances = list(loaded.dataset_reader.read(DATA["test"]))
+    instances = list(loaded.dataset_reader.read(test_path))
     for instance in instances:
         instance.fields.pop("labels")
     loader = SimpleDataLoader(instances, 256, vocab=model.vocab)
@@ -70,7 +85,7 @@ def throughput(archive: str, repeats: int = 5) -> float:
     return len(instances) / min(timings)
 
 
-def sklearn_peers(seeds):
+def sklearn_peers(data, seeds):
     from sklearn.linear_model import LogisticRegression
     from sklearn.multioutput import ClassifierChain
     from sklearn.neural_network import MLPClassifier
@@ -80,11 +95,11 @@ def sklearn_peers(seeds):
 
     from allennlp.data import Vocabulary
 
-    train_instances = list(ArffDatasetReader().read(DATA["train"]))
+    train_instances = list(ArffDatasetReader().read(data["train"]))
     vocab = Vocabulary.from_instances(train_instances)
 
     def to_arrays(split):
-        instances = list(ArffDatasetReader().read(DATA[split]))
+        instances = list(ArffDatasetReader().read(data[split]))
         for instance in instances:
             instance.index_fields(vocab)
         x = np.stack([i["x"].tensor.numpy() for i in instances])
@@ -145,26 +160,44 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, torch {torch.__version__}"
 
 
-def write(table, runs, peers, seeds, command):
+def write(dataset, table, runs, peers, seeds, command):
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "scene.json"), "w") as out:
+    with open(os.path.join(RESULTS, f"{dataset}.json"), "w") as out:
         json.dump({"command": command, "machine": machine(), "seeds": seeds, "summary": table,
                    "runs": runs, "peers": peers}, out, indent=1)
-    lines = [f"Command: `{command}`  ", f"Machine: {machine()}  ", f"Seeds: {seeds}  ",
-             "Test set: the official MULAN scene test set (1196 images); train/dev: data/scene (random 1011/200 re-split of the official train set).", "",
+    threads = os.environ.get("OMP_NUM_THREADS", "all")
+    lines = [f"Command: `{command}`  ", f"Machine: {machine()}, torch threads per process: {threads}  ",
+             f"Seeds: {seeds}  ", "",
              "| method | seeds | test example-F1 (mean ± std) | micro-F1 | macro-F1 | epochs run | s / epoch (incl. validation) | test examples / s |",
              "|---|---|---|---|---|---|---|---|"]
     for e in table:
         lines.append(f"| {e['method']} | {e['seeds']} | {e['f1_mean']:.4f} ± {e['f1_std']:.4f} | "
                      f"{e.get('test_micro_f1', float('nan')):.4f} | {e.get('test_macro_f1', float('nan')):.4f} | "
                      f"{e.get('epochs', float('nan')):.1f} | {e.get('epoch_seconds', float('nan')):.2f} | {e['examples_per_second']:.0f} |")
-    with open(os.path.join(RESULTS, "scene.md"), "w") as out:
+    lines += [""] + ratios(table)
+    with open(os.path.join(RESULTS, f"{dataset}.md"), "w") as out:
         out.write("\n".join(lines) + "\n")
-    plot(table)
+    plot(dataset, table)
     print("\n".join(lines))
 
 
-def plot(table):
+def ratios(table) -> list:
+    """The speed comparisons of the SEAL issue: test-time and epoch cost against cross-entropy
+    and against SPEN's gradient-based inference."""
+    by_method = {e["method"]: e for e in table}
+    seal, ce, spen = (by_method.get(m) for m in ("seal_dynamic_nce", "cross_entropy", "spen"))
+    lines = []
+    if seal and ce:
+        lines.append(f"- seal_dynamic_nce test-time cost / cross_entropy's: "
+                     f"{ce['examples_per_second'] / seal['examples_per_second']:.2f}x")
+        lines.append(f"- seal_dynamic_nce epoch / cross_entropy epoch: {seal['epoch_seconds'] / ce['epoch_seconds']:.2f}x")
+    if seal and spen:
+        lines.append(f"- seal_dynamic_nce test-time speed / spen's (GBI): "
+                     f"{seal['examples_per_second'] / spen['examples_per_second']:.1f}x")
+    return lines
+
+
+def plot(dataset, table):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,32 +208,38 @@ def plot(table):
     ax.bar(range(len(table)), [e["f1_mean"] for e in table], yerr=[e["f1_std"] for e in table], capsize=4,
            color=["tab:orange" if "seal" in n else "tab:blue" for n in names])
     ax.set_xticks(range(len(table)), names, rotation=35, ha="right", fontsize=8)
-    ax.set_ylim(0.5, 0.8)
+    low = min(e["f1_mean"] - e["f1_std"] for e in table)
+    ax.set_ylim(max(0.0, low - 0.05), min(1.0, max(e["f1_mean"] + e["f1_std"] for e in table) + 0.03))
     ax.set_ylabel("test example-F1")
-    ax.set_title("scene: mean ± std over seeds")
+    ax.set_title(f"{dataset}: mean ± std over seeds")
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "scene.png"), dpi=120)
+    fig.savefig(os.path.join(RESULTS, f"{dataset}.png"), dpi=120)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=sorted(CONFIG_PREFIX), default="scene")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
-    parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "benchmark_scene"))
+    parser.add_argument("--no-peers", action="store_true", help="skip the scikit-learn peers")
+    parser.add_argument("--runs-dir", default=None)
     args = parser.parse_args()
-    os.makedirs(args.runs_dir, exist_ok=True)
-    command = "python benchmarks/scene.py " + " ".join(sys.argv[1:])
+    runs_dir = args.runs_dir or os.path.join(ROOT, "runs", f"benchmark_{args.dataset}")
+    os.makedirs(runs_dir, exist_ok=True)
+    command = "python benchmarks/multilabel.py " + " ".join(sys.argv[1:])
+    data = data_paths(args.dataset)
     runs = []
     for seed in args.seeds:
         for method in args.methods:
-            runs.append(train(method, seed, args.runs_dir))
+            runs.append(train(args.dataset, method, seed, runs_dir))
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "archive"}), flush=True)
     sys.path.insert(0, ROOT)
     import seal  # noqa: F401  registers the components needed to load the archives
 
-    rates = {method: throughput(next(r["archive"] for r in runs if r["method"] == method)) for method in args.methods}
-    peers = sklearn_peers(args.seeds)
-    write(summarise(runs, peers, rates), runs, peers, args.seeds, command)
+    rates = {method: throughput(next(r["archive"] for r in runs if r["method"] == method), data["test"])
+             for method in args.methods}
+    peers = [] if args.no_peers else sklearn_peers(data, args.seeds)
+    write(args.dataset, summarise(runs, peers, rates), runs, peers, args.seeds, command)
 
 
 if __name__ == "__main__":
