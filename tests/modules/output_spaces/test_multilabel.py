@@ -174,5 +174,5 @@ def test_mask_outputs_is_identity(space):
 def test_human_readable_lists_labels_above_threshold(space):
     readable = space.human_readable(torch.tensor([[0.9, 0.2, 0.5]]), label_vocab(3))
     assert readable == [
-        {"labels": ["label0", "label2"], "probabilities": {"label0": 0.9, "label1": 0.2, "label2": 0.5}}
+        {"predicted_labels": ["label0", "label2"], "label_probabilities": {"label0": 0.9, "label1": 0.2, "label2": 0.5}}
     ]
