@@ -91,7 +91,7 @@ class ArffDatasetReader(DatasetReader):
     num_features : `Optional[int]`, optional (default = `None`)
     label_names : `Optional[List[str]]`, optional (default = `None`)
         What `text_to_instance` needs on a reader that never read a file (e.g. in a predictor).
-        Reading a file replaces both with the file's values (with a warning if they differ).
+        A file whose header disagrees with a configured value raises `ConfigurationError`.
     label_namespace : `str`, optional (default = `"labels"`)
         Vocabulary namespace of the `"labels"` field.
     **kwargs
@@ -203,17 +203,17 @@ class ArffDatasetReader(DatasetReader):
         return _xml_label_attributes(xml_path, names, path, data_line)
 
     def _adopt(self, header: _Header) -> None:
-        """Takes num_features and label_names from a file's header (warns if configured otherwise)."""
+        """Takes num_features and label_names from a file's header; configured values must agree
+        (the model's input size is usually configured from the same number)."""
         num_features, label_names = self._configured
         if num_features is not None and num_features != header.num_features:
-            logger.warning(
-                "%s has %d features, the reader was configured with num_features=%d; using the file's.",
-                header.path, header.num_features, num_features,
-            )
+            raise _error(header.path, header.data_line,
+                         f"the file has {header.num_features} features, the reader is configured "
+                         f"with num_features={num_features}")
         if label_names is not None and label_names != header.label_names:
-            logger.warning(
-                "The labels of %s differ from the configured label_names; using the file's.", header.path
-            )
+            raise _error(header.path, header.data_line,
+                         f"the file's labels {list(header.label_names)} differ from the configured "
+                         f"label_names {list(label_names)}")
         self._num_features = header.num_features
         self._label_names = header.label_names
 

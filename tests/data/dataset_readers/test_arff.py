@@ -295,3 +295,10 @@ def test_real_debtags_bow_dev_sparse_meka():
     assert reader.num_features == 2000 and len(reader.label_names) == 379
     assert reader.label_names[0] == "accessibility::input"
     assert set(np.unique(features(instances[:100]))) <= {0.0, 1.0}
+
+
+def test_configured_sizes_must_match_the_file():
+    with pytest.raises(ConfigurationError, match=r"tiny-train\.arff.*num_features=7"):
+        list(ArffDatasetReader(num_features=7).read(str(FIXTURES / "tiny-train.arff")))
+    with pytest.raises(ConfigurationError, match=r"tiny-train\.arff.*differ from the configured label_names"):
+        list(ArffDatasetReader(label_names=["a", "b", "c"]).read(str(FIXTURES / "tiny-train.arff")))
