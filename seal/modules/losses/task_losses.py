@@ -30,11 +30,17 @@ class EnergyLoss(Loss):
         When given, the loss is `-(s(x, p) + Delta(p, y*))` with `Delta = 1 - oracle`: the
         cost-augmented inference network of Tu & Gimpel (2018), which plays the max player of the
         SSVM min-max game.
+    normalize : `bool`, optional (default = `False`)
+        Divide each instance's objective by its number of decisions (labels, or unpadded tokens),
+        the scale of `cross-entropy`.  A score sums over decisions, so without this the energy's
+        weight relative to cross-entropy grows with the number of labels (6x on scene, 379x on
+        debtags, where the task-net collapses).
     """
 
-    def __init__(self, cost_augmented: Optional[OracleValue] = None) -> None:
+    def __init__(self, cost_augmented: Optional[OracleValue] = None, normalize: bool = False) -> None:
         super().__init__()
         self.cost_augmented = cost_augmented
+        self.normalize = normalize
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
         score = inputs.require_score("energy")
@@ -42,6 +48,9 @@ class EnergyLoss(Loss):
         objective = score(y)
         if self.cost_augmented is not None:
             objective = objective + self.cost_augmented.task_loss(y, inputs.labels, inputs.mask)
+        if self.normalize:
+            decisions = inputs.output_space.num_decisions(inputs.mask, inputs.labels).clamp_min(1)
+            objective = objective / decisions.unsqueeze(1).to(objective.dtype)
         return -objective.mean()
 
 

@@ -284,3 +284,10 @@ def test_losses_build_from_params():
 def test_weighted_sum_refuses_all_zero_weights():
     with pytest.raises(ConfigurationError, match="non-zero"):
         WeightedSumLoss([CrossEntropyLoss(), EnergyLoss()], [0.0, 0.0])
+
+
+
+def test_normalized_energy_divides_by_the_number_of_labels():
+    """The fixture has 2 labels: the per-decision energy is -s(p) / 2."""
+    inputs = make_inputs([[0, 1], [1, 0]])
+    assert EnergyLoss(normalize=True)(inputs).item() == pytest.approx(-S_P / 2, abs=1e-6)
