@@ -23,6 +23,14 @@ SCENE_LABELS = ("Beach", "Sunset", "FallFoliage", "Field", "Mountain", "Urban")
 SCENE_NUM_FEATURES = 294
 
 
+def configured_num_steps(config: Path = SEAL_CONFIG) -> Dict[str, int]:
+    """The optimizer steps per batch of each module that `config`'s trainer takes."""
+    from allennlp.common import Params
+
+    num_steps = Params.from_file(str(config)).as_dict()["trainer"].get("num_steps", {})
+    return {module: num_steps.get(module, 1) for module in ("score_nn", "task_nn")}
+
+
 def run_allennlp(*args: Union[str, Path], timeout: float = 600) -> subprocess.CompletedProcess:
     """Runs `allennlp ARGS --include-package seal` in the repository root (the configs' data paths
     are relative to it) and fails with the end of its output unless it exits with 0."""

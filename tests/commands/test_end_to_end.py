@@ -21,6 +21,7 @@ from tests.util import (
     SCENE_NUM_FEATURES,
     SCENE_SMALL,
     SEAL_CONFIG,
+    configured_num_steps,
     read_json,
     read_json_lines,
     run_allennlp,
@@ -197,9 +198,9 @@ def test_recover_resumes_an_interrupted_run(tmp_path, interrupt, checkpointer, r
     assert metrics["epoch"] == 2  # the 0-based last epoch: all 3 ran
     assert "test_example_f1" in metrics
     assert (serialization_dir / "model.tar.gz").is_file()
-    # Both modules' optimizer states were restored: 3 epochs of 5 batches, one step each per batch.
+    # Both modules' optimizer states were restored: 3 epochs of 5 batches, num_steps each per batch.
     steps = optimizer_steps(serialization_dir / "training_state_e3_b0.th")
-    assert steps == {"score_nn": 3 * BATCHES_PER_EPOCH, "task_nn": 3 * BATCHES_PER_EPOCH}
+    assert steps == {module: 3 * BATCHES_PER_EPOCH * n for module, n in configured_num_steps().items()}
 
 
 # ---- distributed -----------------------------------------------------------------------------
@@ -232,8 +233,10 @@ def test_distributed_training_runs_every_epoch_on_two_workers(distributed_run):
         assert metrics["epoch"] == epoch
         for key in ("training_score_nn_loss", "training_task_nn_loss", "validation_example_f1"):
             assert math.isfinite(metrics[key]), (epoch, key)
-    # per-module optimizer states were checkpointed: 20 rows per worker, batches of 8 -> 3 steps
-    assert optimizer_steps(serialization_dir / "training_state_e2_b0.th") == {"score_nn": 6, "task_nn": 6}
+    # per-module optimizer states were checkpointed: 20 rows per worker, batches of 8 -> 3 batches
+    # an epoch, 2 epochs, num_steps optimizer steps per batch
+    steps = optimizer_steps(serialization_dir / "training_state_e2_b0.th")
+    assert steps == {module: 2 * 3 * n for module, n in configured_num_steps().items()}
 
 
 def test_distributed_training_evaluates_on_test_and_archives(distributed_run):

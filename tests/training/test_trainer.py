@@ -18,6 +18,7 @@ from tests.util import SCENE_SMALL, SEAL_CONFIG
 
 BATCH_SIZE = 8
 ADAM = {"type": "adamw", "lr": 1e-3}
+ONE_STEP_EACH = {"score_nn": 1, "task_nn": 1}
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,7 @@ def test_grad_norm_bounds_the_update_of_a_huge_learning_rate(build, clipped):
     max_norm, lr = 1e-3, 10.0
     overrides = {"trainer__optimizers": {"score_nn": {"type": "sgd", "lr": lr}, "task_nn": ADAM}}
     overrides["trainer__grad_norm"] = {"score_nn": max_norm} if clipped else {}
-    trainer = build(**overrides)
+    trainer = build(trainer__num_steps=ONE_STEP_EACH, **overrides)
     before = snapshot(trainer.model)
     trainer._train_batch(first_batch(trainer), ["score_nn"])
     names = sorted(module_parameters(trainer.model, "score_nn"))
@@ -151,7 +152,10 @@ def test_grad_norm_bounds_the_update_of_a_huge_learning_rate(build, clipped):
 
 # ---- (d) checkpoints hold one optimizer (and scheduler) state per module --------------------------
 def test_checkpoint_state_has_one_optimizer_state_per_module(build):
-    trainer = build(trainer__learning_rate_schedulers={"task_nn": {"type": "step", "step_size": 1, "gamma": 0.5}})
+    trainer = build(
+        trainer__num_steps=ONE_STEP_EACH,
+        trainer__learning_rate_schedulers={"task_nn": {"type": "step", "step_size": 1, "gamma": 0.5}},
+    )
     trainer._train_batch(first_batch(trainer), ["score_nn", "task_nn"])
     _, training_state = trainer.get_checkpoint_state()
     optimizers = training_state["optimizer"]
