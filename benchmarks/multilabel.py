@@ -48,11 +48,12 @@ def train(dataset: str, method: str, seed: int, runs_dir: str) -> dict:
     overrides = json.dumps({"random_seed": seed, "numpy_seed": seed, "pytorch_seed": seed})
     command = [os.path.join(ROOT, ".venv", "bin", "allennlp"), "train", config, "-s", out, "-f",
                "--include-package", "seal", "-o", overrides]
-    with open(out + ".log", "w") as log:
-        subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+    if not os.path.exists(os.path.join(out, "model.tar.gz")):  # a finished run is reused
+        with open(out + ".log", "w") as log:
+            subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
     with open(os.path.join(out, "metrics.json")) as handle:
         metrics = json.load(handle)
-    epochs = metrics["training_epochs"] + 1
+    epochs = metrics["epoch"] + 1
     hours, minutes, seconds = metrics["training_duration"].split(":")
     duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     return {"method": method, "seed": seed, "archive": os.path.join(out, "model.tar.gz"),
