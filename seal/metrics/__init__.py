@@ -1,4 +1,14 @@
-"""Metrics for multi-label structured prediction."""
+"""Metrics for structured prediction: label sets and tag sequences."""
 from seal.metrics.multilabel import ExampleF1, HammingLoss, MultilabelMicroMacroF1, PrecisionAtK
+from seal.metrics.ratio import RatioMetric
+from seal.metrics.sequence import TokenAccuracy, WholeSequenceAccuracy
 
-__all__ = ["ExampleF1", "HammingLoss", "MultilabelMicroMacroF1", "PrecisionAtK"]
+__all__ = [
+    "ExampleF1",
+    "HammingLoss",
+    "MultilabelMicroMacroF1",
+    "PrecisionAtK",
+    "RatioMetric",
+    "TokenAccuracy",
+    "WholeSequenceAccuracy",
+]

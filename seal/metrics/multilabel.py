@@ -16,8 +16,9 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from allennlp.common.checks import ConfigurationError
-from allennlp.nn.util import dist_reduce_sum
 from allennlp.training.metrics.metric import Metric
+
+from seal.metrics.ratio import RatioMetric, ratio, reduce_sum
 
 
 def _prepare(
@@ -44,35 +45,12 @@ def _prepare(
     return predictions, gold_labels != 0
 
 
-def _ratio(numerator: float, denominator: float) -> float:
-    """`numerator / denominator`, or 0.0 when the denominator is 0."""
-    return float(numerator) / float(denominator) if denominator else 0.0
-
-
-def _reduce(value: float) -> float:
-    """Sums a Python number across workers in float64 (avoids float32 rounding in all_reduce)."""
-    return dist_reduce_sum(torch.tensor(value, dtype=torch.float64)).item()
-
-
-class _ThresholdedRatio(Metric):
-    """A thresholded metric whose value is `numerator / denominator`, both summed over calls and
-    over distributed workers.  Subclasses add to `_numerator` and `_denominator` in `__call__`."""
-
-    supports_distributed = True
+class _ThresholdedRatio(RatioMetric):
+    """A `RatioMetric` that counts a label as predicted when its probability >= `threshold`."""
 
     def __init__(self, threshold: float = 0.5) -> None:
         self._threshold = threshold
-        self.reset()
-
-    def get_metric(self, reset: bool = False) -> float:
-        result = _ratio(_reduce(self._numerator), _reduce(self._denominator))
-        if reset:
-            self.reset()
-        return result
-
-    def reset(self) -> None:
-        self._numerator = 0.0
-        self._denominator = 0
+        super().__init__()
 
 
 @Metric.register("example-f1")
@@ -144,16 +122,16 @@ class MultilabelMicroMacroF1(Metric):
         counts = self._counts if self._counts is not None else torch.zeros(3, 0, dtype=torch.long)
         # All workers must call the all_reduce with the same shape; a worker that saw no data
         # would not know num_labels, so this assumes every worker saw at least one batch.
-        true_pos, false_pos, false_neg = dist_reduce_sum(counts).double()
+        true_pos, false_pos, false_neg = reduce_sum(counts).double()
         tp, fp, fn = true_pos.sum().item(), false_pos.sum().item(), false_neg.sum().item()
         denominators = 2 * true_pos + false_pos + false_neg
         per_label_f1 = torch.where(
             denominators > 0, 2 * true_pos / denominators.clamp(min=1), torch.zeros_like(true_pos)
         )
         result = {
-            "micro_precision": _ratio(tp, tp + fp),
-            "micro_recall": _ratio(tp, tp + fn),
-            "micro_f1": _ratio(2 * tp, 2 * tp + fp + fn),
+            "micro_precision": ratio(tp, tp + fp),
+            "micro_recall": ratio(tp, tp + fn),
+            "micro_f1": ratio(2 * tp, 2 * tp + fp + fn),
             "macro_f1": per_label_f1.mean().item() if per_label_f1.numel() else 0.0,
         }
         if reset:
@@ -218,8 +196,8 @@ class PrecisionAtK(Metric):
         self._count += scores.shape[0]
 
     def get_metric(self, reset: bool = False) -> Dict[str, float]:
-        count = _reduce(self._count)
-        result = {f"p@{k}": _ratio(_reduce(self._precision_sums[k]), count) for k in self._ks}
+        count = reduce_sum(self._count)
+        result = {f"p@{k}": ratio(reduce_sum(self._precision_sums[k]), count) for k in self._ks}
         if reset:
             self.reset()
         return result
