@@ -28,9 +28,11 @@ class SealModel(Model):
     output, or the `inference` sampler's (gradient-based inference for SPEN and DVN); it updates the
     output space's metrics and returns the validation loss when labels are given.
 
-    Inputs: every field of an instance except `labels` and `metadata` is passed by name to the
-    task-net and the score-net's feature network; `labels` `(batch, *label_shape)` are the gold
-    outputs.  Output dict: `probabilities` `(batch, *label_shape)` relaxed predictions in [0, 1],
+    Inputs: every field of an instance except the gold labels and `metadata` is passed by name to
+    the task-net and the score-net's feature network.  The gold labels are the field named
+    `label_field`, in the form the output space's `encode_labels` expects (`(batch, num_labels)`
+    0/1 for label sets, tag indices `(batch, seq_len)` for tag sequences).  Output dict:
+    `probabilities` `(batch, *label_shape)` relaxed predictions in [0, 1],
     `mask` where the space has one, `loss` when labels are given.
 
     # Parameters
@@ -44,6 +46,8 @@ class SealModel(Model):
         Objective of the task-net step.
     inference : `Sampler`, optional
         Test-time predictor; `None` means the task-net's output.
+    label_field : `str`, optional (default = `"labels"`)
+        The instance field holding the gold output (`"tags"` for AllenNLP's `conll2003` reader).
     initializer, regularizer : as in AllenNLP models.
     """
 
@@ -56,6 +60,7 @@ class SealModel(Model):
         score_nn_loss: Optional[Loss] = None,
         task_nn_loss: Optional[Loss] = None,
         inference: Optional[Sampler] = None,
+        label_field: str = "labels",
         initializer: Optional[InitializerApplicator] = None,
         regularizer: Optional[RegularizerApplicator] = None,
         **kwargs,
@@ -67,8 +72,9 @@ class SealModel(Model):
         self.score_nn_loss = score_nn_loss
         self.task_nn_loss = task_nn_loss
         self.inference = inference
+        self.label_field = label_field
         self._check_pieces()
-        self._metrics = self.output_space.default_metrics()
+        self._metrics = self.output_space.default_metrics(vocab)
         # The epoch the trainer last announced; saved with the weights, so that a model loaded from
         # an archive is in the training phase it was in when those weights were saved.
         self.register_buffer("_epoch", torch.zeros((), dtype=torch.long))
@@ -107,11 +113,11 @@ class SealModel(Model):
 
     def forward(  # type: ignore[override]
         self,
-        labels: Optional[torch.Tensor] = None,
         metadata: Optional[List[Dict[str, Any]]] = None,
         seal_step: Optional[str] = None,
         **inputs,
     ) -> Dict[str, torch.Tensor]:
+        labels = inputs.pop(self.label_field, None)
         if seal_step is None:
             if self.training and labels is not None and torch.is_grad_enabled():
                 raise ConfigurationError(
@@ -123,21 +129,21 @@ class SealModel(Model):
             raise ConfigurationError(f"training step {seal_step!r} needs labels in the batch")
         if seal_step not in (SCORE_STEP, TASK_STEP):
             raise ConfigurationError(f"unknown training step {seal_step!r}: use 'score_nn' or 'task_nn'")
-        loss, task_output = self._step_loss(seal_step, inputs, labels)
+        loss, task_output, loss_inputs = self._step_loss(seal_step, inputs, labels)
         if seal_step == TASK_STEP and task_output is not None:  # training metrics, at no extra cost
             probabilities = self.output_space.probabilities(task_output.logits.detach())
-            self._update_metrics(probabilities, labels, task_output.mask)
+            self._update_metrics(probabilities, loss_inputs.labels, task_output.mask)
         return {"loss": loss}
 
     def _step_loss(
         self, step: str, inputs: Dict[str, Any], labels: torch.Tensor
-    ) -> Tuple[torch.Tensor, Optional[TaskOutput]]:
+    ) -> Tuple[torch.Tensor, Optional[TaskOutput], LossInputs]:
         loss = self.step_loss(step)
         if loss is None:
             raise ConfigurationError(f"{self._name()} has no loss for step {step!r}")
         task_output = self._run_task_nn(inputs, with_grad=step == TASK_STEP)
         loss_inputs = self._context(LossInputs, inputs, task_output, labels, score_with_grad=step == SCORE_STEP)
-        return loss(loss_inputs), task_output
+        return loss(loss_inputs), task_output, loss_inputs
 
     def _run_task_nn(self, inputs: Dict[str, Any], with_grad: bool) -> Optional[TaskOutput]:
         if self.task_nn is None:
@@ -151,6 +157,9 @@ class SealModel(Model):
             with torch.set_grad_enabled(score_with_grad and torch.is_grad_enabled()):
                 score = self.score_nn.bind(inputs)
         mask = task_output.mask if task_output is not None else (score.mask if score is not None else None)
+        if labels is not None:
+            logits = task_output.logits if task_output is not None else score.task_output.logits
+            labels = self.output_space.encode_labels(labels, mask, logits.size(-1))
         return context_class(
             output_space=self.output_space,
             task_logits=task_output.logits if task_output is not None else None,
@@ -172,13 +181,15 @@ class SealModel(Model):
         if mask is not None:
             output["mask"] = mask
         if labels is not None:
-            self._update_metrics(probabilities, labels, mask)
-            output["loss"] = self._validation_loss(inputs, labels)
+            output["loss"], encoded_labels = self._validation_loss(inputs, labels)
+            self._update_metrics(probabilities, encoded_labels, mask)
         return output
 
-    def _validation_loss(self, inputs: Dict[str, Any], labels: torch.Tensor) -> torch.Tensor:
+    def _validation_loss(self, inputs: Dict[str, Any], labels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The loss of the model's last training step on this batch, and the encoded labels."""
         step = TASK_STEP if self.task_nn_loss is not None else SCORE_STEP
-        return self._step_loss(step, inputs, labels)[0].detach()
+        loss, _, loss_inputs = self._step_loss(step, inputs, labels)
+        return loss.detach(), loss_inputs.labels
 
     def _update_metrics(self, probabilities, labels, mask) -> None:
         self.output_space.update_metrics(self._metrics, probabilities, labels, mask)

@@ -11,12 +11,17 @@ class SealPredictor(Predictor):
     """The default predictor of every seal model: each JSON input's keys are passed by name to the
     dataset reader's `text_to_instance`, so the input format is the reader's (for the `arff`
     reader: `{"features": [0.1, 0.5, ...]}` dense, or `{"features": {"12": 1, "40": 0.5}}`
-    sparse by feature index).  Gold fields such as `labels` are accepted and ignored for
-    prediction (they are dropped before the reader sees them).  The output holds the model's human-readable prediction (for label sets:
+    sparse by feature index).  The gold field (the model's `label_field`, e.g. `labels`) is
+    accepted and ignored for prediction (it is dropped before the reader sees it).  The output
+    holds the model's human-readable prediction (for label sets:
     `predicted_labels` and `label_probabilities`) and its `probabilities`."""
 
+    @property
+    def _label_field(self) -> str:
+        return getattr(self._model, "label_field", "labels")
+
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
-        json_dict = {key: value for key, value in json_dict.items() if key != "labels"}
+        json_dict = {key: value for key, value in json_dict.items() if key != self._label_field}
         try:
             return self._dataset_reader.text_to_instance(**json_dict)
         except TypeError as error:
@@ -38,10 +43,9 @@ class SealPredictor(Predictor):
         outputs = self._model.forward_on_instances([self._without_labels(i) for i in instances])
         return [self._drop_gold(output) for output in outputs]
 
-    @staticmethod
-    def _without_labels(instance: Instance) -> Instance:
-        if "labels" in instance.fields:
-            instance = Instance({k: v for k, v in instance.fields.items() if k != "labels"})
+    def _without_labels(self, instance: Instance) -> Instance:
+        if self._label_field in instance.fields:
+            instance = Instance({k: v for k, v in instance.fields.items() if k != self._label_field})
         return instance
 
     @staticmethod

@@ -65,7 +65,7 @@ class MultiLabelOutputSpace(OutputSpace):
     def num_decisions(self, mask, labels):
         return torch.full(labels.shape[:1], labels.shape[-1], dtype=labels.dtype, device=labels.device)
 
-    def default_metrics(self) -> Dict[str, Metric]:
+    def default_metrics(self, vocab: Vocabulary) -> Dict[str, Metric]:
         return {
             "example_f1": ExampleF1(self.threshold),
             "micro_macro_f1": MultilabelMicroMacroF1(self.threshold),

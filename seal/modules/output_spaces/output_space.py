@@ -73,7 +73,16 @@ class OutputSpace(Registrable):
         """Zeroes the padded factors of `y` `(batch, num_samples, *label_shape)`."""
         return y
 
-    def default_metrics(self) -> Dict[str, Metric]:
+    def encode_labels(
+        self, labels: torch.Tensor, mask: Optional[torch.BoolTensor], num_tags: int
+    ) -> torch.Tensor:
+        """The gold labels as the instance's field delivers them -> discrete outputs
+        `(batch, *label_shape)` (e.g. tag indices -> one-hot rows, zero at padding).  Everything
+        after the model's entry sees encoded labels.  `num_tags` is the size of the last
+        dimension of `label_shape`."""
+        return labels
+
+    def default_metrics(self, vocab: Vocabulary) -> Dict[str, Metric]:
         """Metrics a model reports for this space, by name.  A metric returning a dict reports its
         own keys; one returning a float reports under its name here."""
         return {}

@@ -1,0 +1,150 @@
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Vocabulary
+from allennlp.training.metrics import Metric, SpanBasedF1Measure
+
+from seal.data.tag_schemes import span_decoder
+from seal.metrics import TokenAccuracy, WholeSequenceAccuracy
+from seal.modules.output_spaces.output_space import OutputSpace
+
+_EPSILON = 1e-6
+
+
+def project_onto_simplex(values: torch.Tensor) -> torch.Tensor:
+    """Euclidean projection of each vector along the last dimension onto the probability simplex
+    (Duchi et al., 2008): the closest point with non-negative entries summing to one."""
+    sorted_values, _ = torch.sort(values, dim=-1, descending=True)
+    cumulative = sorted_values.cumsum(-1) - 1.0
+    ranks = torch.arange(1, values.size(-1) + 1, device=values.device, dtype=values.dtype)
+    support = (sorted_values - cumulative / ranks) > 0
+    support_size = support.to(values.dtype).sum(-1, keepdim=True).clamp_min(1)
+    threshold = cumulative.gather(-1, support_size.long() - 1) / support_size
+    return (values - threshold).clamp_min(0.0)
+
+
+@OutputSpace.register("sequence-tags")
+class SequenceTagsOutputSpace(OutputSpace):
+    """A sequence of tags: `y` has `label_shape == (seq_len, num_tags)`, one categorical decision
+    per position, and `mask` `(batch, seq_len)` marks the real positions (padding at the end).
+
+    Relaxed `y` puts a distribution over tags at each position (a product of simplices); the
+    task-net's distribution is a product of per-position categoricals `softmax(logits)`.  Padded
+    positions of every candidate output are all-zero (`mask_outputs`), so they add nothing to a
+    score, a log-probability or an oracle value.
+
+    Gold labels arrive as tag indices `(batch, seq_len)` (a `SequenceLabelField`) and are turned
+    into one-hot outputs by `encode_labels`.
+
+    # Parameters
+    label_namespace : `str`, optional (default = `"labels"`)
+    label_encoding : `str`, optional (default = `None`)
+        `"BIO"`, `"IOB1"` or `"BIOUL"` for span-labelling tasks (NER, SRL): metrics are span
+        precision, recall and F1 per type and overall (AllenNLP's `SpanBasedF1Measure`), and
+        predictions list their spans.  `None` for plain tag sequences (OCR letters): metrics are
+        token accuracy and whole-sequence accuracy.
+    """
+
+    def __init__(self, label_namespace: str = "labels", label_encoding: Optional[str] = None) -> None:
+        if label_encoding is not None:
+            span_decoder(label_encoding)  # fails early on an unknown encoding
+        self.label_namespace = label_namespace
+        self.label_encoding = label_encoding
+
+    # ---- the distribution ----------------------------------------------------------------
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(logits, dim=-1)
+
+    def log_probability(self, logits, y, mask=None):
+        log_p = torch.log_softmax(logits, dim=-1).unsqueeze(1)  # (batch, 1, seq, tags)
+        per_position = (y * log_p).sum(-1)
+        if mask is not None:
+            per_position = per_position * mask.unsqueeze(1).to(per_position.dtype)
+        return per_position.sum(-1)
+
+    def sample(self, probabilities, num_samples, mask=None):
+        with torch.no_grad():
+            num_tags = probabilities.size(-1)
+            flat = probabilities.detach().reshape(-1, num_tags).clamp_min(0)
+            draws = torch.multinomial(flat, num_samples, replacement=True)  # (batch*seq, n)
+            draws = draws.view(*probabilities.shape[:-1], num_samples).movedim(-1, 1)
+            return self.mask_outputs(F.one_hot(draws, num_tags).to(probabilities.dtype), mask)
+
+    # ---- relaxed outputs -----------------------------------------------------------------
+    def project(self, y):
+        return project_onto_simplex(y)
+
+    def ascent_step(self, y, gradient, step_size, method):
+        if method == "projected":
+            return self.project(y + step_size * gradient)
+        if method == "entropic":
+            # Exponentiated gradient: mirror ascent with the entropy keeps y inside the simplex.
+            return torch.softmax(torch.log(y.clamp_min(_EPSILON)) + step_size * gradient, dim=-1)
+        raise ConfigurationError(f"unknown ascent method {method!r}: use 'projected' or 'entropic'")
+
+    def uniform(self, like):
+        return torch.full_like(like, 1.0 / like.size(-1))
+
+    def decode(self, probabilities, mask=None):
+        one_hot = F.one_hot(probabilities.argmax(-1), probabilities.size(-1)).to(probabilities.dtype)
+        if mask is not None:
+            one_hot = one_hot * mask.view(mask.shape + (1,) * (one_hot.dim() - mask.dim())).to(one_hot.dtype)
+        return one_hot
+
+    def mask_outputs(self, y, mask):
+        if mask is None:
+            return y
+        return y * mask.unsqueeze(1).unsqueeze(-1).to(y.dtype)
+
+    def encode_labels(self, labels: torch.Tensor, mask: Optional[torch.BoolTensor], num_tags: int) -> torch.Tensor:
+        if labels.dim() != 2:
+            raise ConfigurationError(
+                f"sequence-tags expects gold tag indices of shape (batch, seq_len), got {tuple(labels.shape)}"
+            )
+        one_hot = F.one_hot(labels.long(), num_tags).to(torch.get_default_dtype())
+        if mask is not None:
+            one_hot = one_hot * mask.unsqueeze(-1).to(one_hot.dtype)
+        return one_hot
+
+    def num_decisions(self, mask, labels):
+        if mask is None:
+            return torch.full(labels.shape[:1], labels.shape[1], dtype=labels.dtype, device=labels.device)
+        return mask.sum(-1).to(labels.dtype)
+
+    # ---- evaluation and output -------------------------------------------------------------
+    def default_metrics(self, vocab: Vocabulary) -> Dict[str, Metric]:
+        if self.label_encoding is not None:
+            # Argmax tags of an unconstrained tagger may be illegal BIOUL: decode them tolerantly.
+            return {
+                "span_f1": SpanBasedF1Measure(
+                    vocab,
+                    self.label_namespace,
+                    label_encoding=None,
+                    tags_to_spans_function=span_decoder(self.label_encoding),
+                )
+            }
+        return {"accuracy": TokenAccuracy(), "sequence_accuracy": WholeSequenceAccuracy()}
+
+    def update_metrics(self, metrics, probabilities, labels, mask=None):
+        gold = labels.argmax(-1)
+        for metric in metrics.values():
+            metric(probabilities, gold, mask)
+
+    def human_readable(self, probabilities, vocab: Vocabulary, mask=None) -> List[Dict[str, Any]]:
+        names = vocab.get_index_to_token_vocabulary(self.label_namespace)
+        lengths = mask.sum(-1).tolist() if mask is not None else [probabilities.size(1)] * probabilities.size(0)
+        readable = []
+        for row, length in zip(probabilities.detach().cpu(), lengths):
+            row = row[: int(length)]
+            best, indices = row.max(-1)
+            tags = [names[i] for i in indices.tolist()]
+            prediction: Dict[str, Any] = {"tags": tags, "tag_probabilities": [round(p, 6) for p in best.tolist()]}
+            if self.label_encoding is not None:
+                spans = span_decoder(self.label_encoding)(tags)
+                prediction["spans"] = [
+                    {"label": label, "start": start, "end": end} for label, (start, end) in sorted(spans, key=lambda s: s[1])
+                ]
+            readable.append(prediction)
+        return readable
