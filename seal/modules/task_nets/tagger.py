@@ -1,0 +1,153 @@
+from typing import Optional, Tuple
+
+import torch
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.modules import FeedForward, Seq2SeqEncoder, TextFieldEmbedder
+from allennlp.nn.util import get_text_field_mask
+
+from seal.modules.task_nets.task_nn import TaskNN, TaskOutput
+
+
+class _PositionwiseTagger(TaskNN):
+    """Shared tail of the sequence task-nets: an optional contextual encoder and feedforward over
+    per-position vectors, then one logit per tag at every position."""
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        input_dim: int,
+        encoder: Optional[Seq2SeqEncoder],
+        feedforward: Optional[FeedForward],
+        dropout: float,
+        label_namespace: str,
+    ) -> None:
+        super().__init__()
+        num_tags = vocab.get_vocab_size(label_namespace)
+        if num_tags < 1:
+            raise ConfigurationError(f"the vocabulary has no tags in namespace {label_namespace!r}")
+        if encoder is not None and encoder.get_input_dim() != input_dim:
+            raise ConfigurationError(
+                f"{type(self).__name__}: the encoder's input_dim is {encoder.get_input_dim()}, "
+                f"but its inputs have dimension {input_dim}"
+            )
+        dim = encoder.get_output_dim() if encoder is not None else input_dim
+        if feedforward is not None and feedforward.get_input_dim() != dim:
+            raise ConfigurationError(
+                f"{type(self).__name__}: the feedforward's input_dim is {feedforward.get_input_dim()}, expected {dim}"
+            )
+        self.encoder = encoder
+        self.feedforward = feedforward
+        self.dropout = torch.nn.Dropout(dropout)
+        self.tag_layer = torch.nn.Linear(feedforward.get_output_dim() if feedforward else dim, num_tags)
+
+    def tag(self, vectors: torch.Tensor, mask: torch.BoolTensor) -> TaskOutput:
+        """`vectors` `(batch, seq_len, input_dim)` -> logits `(batch, seq_len, num_tags)`."""
+        features = self.dropout(vectors)
+        if self.encoder is not None:
+            features = self.dropout(self.encoder(features, mask))
+        if self.feedforward is not None:
+            features = self.feedforward(features)
+        return TaskOutput(self.tag_layer(features), mask, features)
+
+
+@TaskNN.register("tagger")
+class TaggerTaskNN(_PositionwiseTagger):
+    """A sequence tagger: `TextFieldEmbedder` -> optional `Seq2SeqEncoder` (BiLSTM, transformer)
+    -> optional `FeedForward` -> one logit per tag at every token.
+
+    Input field `tokens` (`TextFieldTensors`; any indexers, e.g. single ids plus a character CNN,
+    or a pretrained transformer's wordpieces pooled to words with the `pretrained_transformer_
+    mismatched` embedder).  Output: logits `(batch, seq_len, num_tags)`, the token mask
+    `(batch, seq_len)`, and the last per-token representation as `features`.
+
+    # Parameters
+    vocab : `Vocabulary`
+    text_field_embedder : `TextFieldEmbedder`
+    encoder : `Seq2SeqEncoder`, optional
+    feedforward : `FeedForward`, optional
+    dropout : `float`, optional (default = `0.0`)
+        Applied to the embeddings and to the encoder's output.
+    label_namespace : `str`, optional (default = `"labels"`)
+    tokens_field : `str`, optional (default = `"tokens"`)
+        The name of the instance's `TextField`.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        text_field_embedder: TextFieldEmbedder,
+        encoder: Optional[Seq2SeqEncoder] = None,
+        feedforward: Optional[FeedForward] = None,
+        dropout: float = 0.0,
+        label_namespace: str = "labels",
+        tokens_field: str = "tokens",
+    ) -> None:
+        super().__init__(vocab, text_field_embedder.get_output_dim(), encoder, feedforward, dropout, label_namespace)
+        self.text_field_embedder = text_field_embedder
+        self.tokens_field = tokens_field
+
+    def forward(self, **inputs) -> TaskOutput:  # type: ignore[override]
+        if self.tokens_field not in inputs:
+            raise ConfigurationError(
+                f"tagger task-net expects a text field {self.tokens_field!r}; the batch has {sorted(inputs)}"
+            )
+        tokens: TextFieldTensors = inputs[self.tokens_field]
+        mask = get_text_field_mask(tokens)
+        return self.tag(self.text_field_embedder(tokens), mask)
+
+
+@TaskNN.register("letter-cnn")
+class LetterCNNTaskNN(_PositionwiseTagger):
+    """Handwritten-word tagger (OCR): a LeNet-5-like convolutional encoder of each 16x8 letter
+    image, optionally a `Seq2SeqEncoder` (BiLSTM) over the word's letters, one logit per letter.
+
+    Input fields: `images` `(batch, num_letters, 16, 8)` float in [0, 1] and `letter_mask`
+    `(batch, num_letters)` bool (the `ocr-letters` reader's fields).  Output: logits
+    `(batch, num_letters, num_letters_classes)`, the mask, and the per-letter features.
+
+    # Parameters
+    vocab : `Vocabulary`
+    conv_channels : `Tuple[int, int]`, optional (default = `(20, 50)`, as in LeNet-5)
+        Output channels of the two 5x5 convolutions (each followed by ReLU and 2x2 max-pooling).
+    hidden_dim : `int`, optional (default = `500`)
+        Width of the fully connected layer after the convolutions.
+    encoder : `Seq2SeqEncoder`, optional
+        Over the letters of a word; its input dimension must be `hidden_dim`.
+    dropout : `float`, optional (default = `0.0`)
+    label_namespace : `str`, optional (default = `"labels"`)
+    """
+
+    IMAGE_SHAPE = (16, 8)
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        conv_channels: Tuple[int, int] = (20, 50),
+        hidden_dim: int = 500,
+        encoder: Optional[Seq2SeqEncoder] = None,
+        dropout: float = 0.0,
+        label_namespace: str = "labels",
+    ) -> None:
+        super().__init__(vocab, hidden_dim, encoder, None, dropout, label_namespace)
+        first, second = conv_channels
+        self.convolutions = torch.nn.Sequential(
+            torch.nn.Conv2d(1, first, kernel_size=5, padding=2),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),  # 16x8 -> 8x4
+            torch.nn.Conv2d(first, second, kernel_size=5, padding=2),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),  # 8x4 -> 4x2
+            torch.nn.Flatten(),
+            torch.nn.Linear(second * 4 * 2, hidden_dim),
+            torch.nn.ReLU(),
+        )
+
+    def forward(self, images: torch.Tensor, letter_mask: torch.Tensor, **unused) -> TaskOutput:  # type: ignore[override]
+        if images.dim() != 4 or tuple(images.shape[2:]) != self.IMAGE_SHAPE:
+            raise ConfigurationError(
+                f"letter-cnn expects images of shape (batch, num_letters, 16, 8), got {tuple(images.shape)}"
+            )
+        batch, num_letters = images.shape[:2]
+        letters = self.convolutions(images.reshape(batch * num_letters, 1, *self.IMAGE_SHAPE).float())
+        return self.tag(letters.view(batch, num_letters, -1), letter_mask.bool())
