@@ -1,2 +1,7 @@
 from seal.modules.structured_scores.structured_score import StructuredScore
 from seal.modules.structured_scores.multilabel import LabelMLPScore, LabelPairwiseScore
+from seal.modules.structured_scores.sequence import (
+    LinearChainScore,
+    SelfAttentionSequenceScore,
+    SkipChainScore,
+)
