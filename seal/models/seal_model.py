@@ -124,7 +124,10 @@ class SealModel(Model):
                     "seal models are trained one module at a time by the 'seal' trainer: "
                     "set \"trainer\": {\"type\": \"seal\", ...} in the configuration"
                 )
-            return self._predict(inputs, labels)
+            output = self._predict(inputs, labels)
+            if metadata and all("words" in item for item in metadata):  # text inputs: echo the words
+                output["words"] = [item["words"] for item in metadata]
+            return output
         if labels is None:
             raise ConfigurationError(f"training step {seal_step!r} needs labels in the batch")
         if seal_step not in (SCORE_STEP, TASK_STEP):

