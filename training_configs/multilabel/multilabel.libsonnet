@@ -1,9 +1,12 @@
-// Shared pieces of the feature-based multi-label configs.  A config picks a dataset and a method:
+// The feature-based multi-label task (ARFF data, an MLP task-net, SPEN's label energy) for the
+// methods of ../seal.libsonnet.  A config picks a dataset and a method:
 //   local ml = import 'multilabel.libsonnet';
 //   ml.config(ml.datasets.scene, ml.methods.seal_dynamic_nce)
 // Data paths are relative to the directory `allennlp` runs in (the repository root) and can be
 // overridden with -o '{"train_data_path": ..., "validation_data_path": ..., "test_data_path": ...}'.
 // Seeds: -o '{"random_seed": S, "numpy_seed": S, "pytorch_seed": S}'.
+local seal = import '../seal.libsonnet';
+
 {
   datasets: {
     scene: {
@@ -53,89 +56,20 @@
     dropout: dataset.dropout,
   },
 
-  score_nn(dataset):: {
+  task(dataset):: dataset {
+    reader: { type: 'arff', num_features: dataset.num_features },
+    validation_metric: '+example_f1',
+    model_extras: {},
     task_nn: $.task_nn(dataset),
-    global_score: { type: 'label-mlp', hidden_dim: dataset.score_hidden_dim, activation: 'softplus' },
+    score_nn: {
+      task_nn: $.task_nn(dataset),
+      global_score: { type: 'label-mlp', hidden_dim: dataset.score_hidden_dim, activation: 'softplus' },
+    },
+    normalize_energy: std.objectHas(dataset, 'normalize_energy') && dataset.normalize_energy,
   },
 
-  adam(lr, weight_decay=1e-5):: { type: 'adamw', lr: lr, weight_decay: weight_decay },
+  methods: seal.methods,
+  adam:: seal.adam,
 
-  // A method: the model (given the dataset), the trainer's per-module optimizers and updates per
-  // batch, and optionally `trainer`, fields that replace the trainer's defaults.
-  methods: {
-    cross_entropy: {
-      model(dataset):: { type: 'cross-entropy', task_nn: $.task_nn(dataset) },
-      optimizers: { task_nn: $.adam(1e-3) },
-    },
-    seal_dynamic(score_nn_loss, cross_entropy_weight=1.0):: {
-      model(dataset):: {
-        type: 'seal-dynamic',
-        task_nn: $.task_nn(dataset),
-        score_nn: $.score_nn(dataset),
-        score_nn_loss: score_nn_loss,
-        task_nn_loss: {
-          type: 'weighted-sum',
-          losses: [
-            { type: 'energy', normalize: std.objectHas(dataset, 'normalize_energy') && dataset.normalize_energy },
-            { type: 'cross-entropy' },
-          ],
-          weights: [1.0, cross_entropy_weight],
-        },
-      },
-      optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
-      num_steps(dataset):: { score_nn: dataset.score_steps, task_nn: 1 },
-    },
-    seal_dynamic_nce: self.seal_dynamic({ type: 'nce-ranking', num_samples: 10 }),
-    seal_dynamic_dvn: self.seal_dynamic({ type: 'dvn' }),
-    seal_dynamic_ssvm: self.seal_dynamic({ type: 'margin' }),
-    seal_static_nce: {
-      model(dataset):: $.methods.seal_dynamic_nce.model(dataset) + {
-        type: 'seal-static',
-        pretraining_epochs: std.floor(dataset.num_epochs / 3),
-      },
-      optimizers: $.methods.seal_dynamic_nce.optimizers,
-      num_steps(dataset):: $.methods.seal_dynamic_nce.num_steps(dataset),
-    },
-    spen: {
-      model(dataset):: { type: 'spen', score_nn: $.score_nn(dataset) },
-      optimizers: { score_nn: $.adam(1e-3) },
-    },
-    dvn: {
-      model(dataset):: { type: 'dvn', score_nn: $.score_nn(dataset) },
-      optimizers: { score_nn: $.adam(1e-3) },
-    },
-    infnet: {
-      model(dataset):: {
-        type: 'infnet',
-        task_nn: $.task_nn(dataset),
-        score_nn: $.score_nn(dataset),
-        cross_entropy_weight: 1.0,
-        game_epochs: std.floor(dataset.num_epochs / 2),
-      },
-      optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
-      // Validation during the game scores the cost-augmented network: no early stopping then.
-      trainer: { patience: null },
-    },
-  },
-
-  config(dataset, method):: {
-    dataset_reader: { type: 'arff', num_features: dataset.num_features },
-    train_data_path: dataset.train,
-    validation_data_path: dataset.dev,
-    test_data_path: dataset.test,
-    evaluate_on_test: true,
-    model: method.model(dataset),
-    data_loader: { batch_size: dataset.batch_size, shuffle: true },
-    validation_data_loader: { batch_size: 256, shuffle: false },
-    trainer: {
-      type: 'seal',
-      optimizers: method.optimizers,
-      [if std.objectHasAll(method, 'num_steps') then 'num_steps']: method.num_steps(dataset),
-      grad_norm: { [name]: 10.0 for name in std.objectFields(method.optimizers) },
-      num_epochs: dataset.num_epochs,
-      patience: dataset.patience,
-      validation_metric: '+example_f1',
-      callbacks: [{ type: 'tensorboard' }],
-    } + (if std.objectHas(method, 'trainer') then method.trainer else {}),
-  },
+  config(dataset, method):: seal.config($.task(dataset), method),
 }

@@ -1,0 +1,98 @@
+// The methods every task shares, and the config they build.  A task (see
+// multilabel/multilabel.libsonnet and sequence_tagging/sequence_tagging.libsonnet) is an object with
+//   reader, train, dev, test          the dataset reader and data paths
+//   batch_size, num_epochs, patience, validation_metric
+//   task_nn, score_nn                 the task-net and the loss-net's ScoreNN
+//   model_extras                      fields every model of the task gets (output_space, label_field)
+//   score_steps                       loss-net updates per task-net update in SEAL-dynamic
+//   normalize_energy                  divide the energy by the number of decisions
+//   oracle (optional)                 the task loss of margin / infnet (the models' default: f1)
+// A method is { model(task)::, optimizers, num_steps(task):: (optional), trainer (optional) }, or,
+// for a plain AllenNLP model trained by AllenNLP's own trainer, { model(task)::, plain_optimizer }.
+{
+  adam(lr, weight_decay=1e-5):: { type: 'adamw', lr: lr, weight_decay: weight_decay },
+
+  local with_oracle(task, object) = object + (if std.objectHas(task, 'oracle') then { oracle: task.oracle } else {}),
+
+  methods: {
+    cross_entropy: {
+      model(task):: task.model_extras + { type: 'cross-entropy', task_nn: task.task_nn },
+      optimizers: { task_nn: $.adam(1e-3) },
+    },
+    seal_dynamic(score_nn_loss, cross_entropy_weight=1.0):: {
+      model(task):: task.model_extras + {
+        type: 'seal-dynamic',
+        task_nn: task.task_nn,
+        score_nn: task.score_nn,
+        score_nn_loss: if score_nn_loss.type == 'margin' then with_oracle(task, score_nn_loss) else score_nn_loss,
+        task_nn_loss: {
+          type: 'weighted-sum',
+          losses: [{ type: 'energy', normalize: task.normalize_energy }, { type: 'cross-entropy' }],
+          weights: [1.0, cross_entropy_weight],
+        },
+      },
+      optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
+      num_steps(task):: { score_nn: task.score_steps, task_nn: 1 },
+    },
+    seal_dynamic_nce: self.seal_dynamic({ type: 'nce-ranking', num_samples: 10 }),
+    seal_dynamic_dvn: self.seal_dynamic({ type: 'dvn' }),
+    seal_dynamic_ssvm: self.seal_dynamic({ type: 'margin' }),
+    seal_static_nce: {
+      model(task):: $.methods.seal_dynamic_nce.model(task) + {
+        type: 'seal-static',
+        pretraining_epochs: std.floor(task.num_epochs / 3),
+      },
+      optimizers: $.methods.seal_dynamic_nce.optimizers,
+      num_steps(task):: $.methods.seal_dynamic_nce.num_steps(task),
+    },
+    spen: {
+      model(task):: task.model_extras + { type: 'spen', score_nn: task.score_nn },
+      optimizers: { score_nn: $.adam(1e-3) },
+    },
+    dvn: {
+      model(task):: task.model_extras + { type: 'dvn', score_nn: task.score_nn },
+      optimizers: { score_nn: $.adam(1e-3) },
+    },
+    infnet: {
+      model(task):: with_oracle(task, task.model_extras + {
+        type: 'infnet',
+        task_nn: task.task_nn,
+        score_nn: task.score_nn,
+        cross_entropy_weight: 1.0,
+        game_epochs: std.floor(task.num_epochs / 2),
+      }),
+      optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
+      // Validation during the game scores the cost-augmented network: no early stopping then.
+      trainer: { patience: null },
+    },
+  },
+
+  config(task, method):: {
+    dataset_reader: task.reader,
+    train_data_path: task.train,
+    validation_data_path: task.dev,
+    test_data_path: task.test,
+    evaluate_on_test: true,
+    model: method.model(task),
+    data_loader: { batch_size: task.batch_size, shuffle: true },
+    validation_data_loader: { batch_size: 256, shuffle: false },
+    trainer: if std.objectHas(method, 'plain_optimizer') then {
+      type: 'gradient_descent',
+      optimizer: method.plain_optimizer,
+      grad_norm: 10.0,
+      num_epochs: task.num_epochs,
+      patience: task.patience,
+      validation_metric: task.validation_metric,
+      callbacks: [{ type: 'tensorboard' }],
+    } else {
+      type: 'seal',
+      optimizers: method.optimizers,
+      [if std.objectHasAll(method, 'num_steps') then 'num_steps']: method.num_steps(task),
+      grad_norm: { [name]: 10.0 for name in std.objectFields(method.optimizers) },
+      num_epochs: task.num_epochs,
+      patience: task.patience,
+      validation_metric: task.validation_metric,
+      callbacks: [{ type: 'tensorboard' }],
+    } + (if std.objectHas(method, 'trainer') then method.trainer else {}),
+  },
+}

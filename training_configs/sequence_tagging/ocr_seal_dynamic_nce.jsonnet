@@ -1,0 +1,3 @@
+// Handwritten words (../shared/data/ocr/letter.data): train folds 2-9, dev 1, test 0.
+local st = import 'sequence_tagging.libsonnet';
+st.config(st.datasets.ocr, st.methods.seal_dynamic_nce)

