@@ -1,0 +1,183 @@
+"""What every benchmark script shares: training a config over seeds with `allennlp train`, reading
+its metrics.json, timing an archived model on a test file, summarising over seeds, and writing
+`<results>/<dataset>.{json,md,png}`.  The task scripts (multilabel.py, sequence_tagging.py) say
+which configs, metrics and units they report.
+"""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+
+
+def data_paths(config: str) -> dict:
+    """train/dev/test paths of a config (relative paths resolved from the repo root)."""
+    import _jsonnet
+
+    evaluated = json.loads(_jsonnet.evaluate_file(config))
+    keys = {"train": "train_data_path", "dev": "validation_data_path", "test": "test_data_path"}
+    return {split: os.path.join(ROOT, evaluated[key]) for split, key in keys.items()}
+
+
+def train(config: str, method: str, seed: int, runs_dir: str, metric_keys: Sequence[str]) -> dict:
+    """One `allennlp train` of `config` with `seed` into `<runs_dir>/<method>_seed<seed>` (its log
+    in `<that>.log`; a finished run, one with a model.tar.gz, is reused).  Returns the run's
+    `metric_keys` from metrics.json, its best epoch, the epochs it ran and the seconds per epoch
+    (training_duration, which includes validation, over the epochs)."""
+    out = os.path.join(runs_dir, f"{method}_seed{seed}")
+    overrides = json.dumps({"random_seed": seed, "numpy_seed": seed, "pytorch_seed": seed})
+    command = [os.path.join(ROOT, ".venv", "bin", "allennlp"), "train", config, "-s", out, "-f",
+               "--include-package", "seal", "-o", overrides]
+    if not os.path.exists(os.path.join(out, "model.tar.gz")):  # a finished run is reused
+        with open(out + ".log", "w") as log:
+            subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+    with open(os.path.join(out, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    epochs = metrics["epoch"] + 1
+    hours, minutes, seconds = metrics["training_duration"].split(":")
+    duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    run = {"method": method, "seed": seed, "archive": os.path.join(out, "model.tar.gz")}
+    run.update({key: metrics[key] for key in metric_keys})
+    run.update({"best_epoch": metrics["best_epoch"], "epochs": epochs, "epoch_seconds": duration / epochs})
+    return run
+
+
+def train_all(seeds: Sequence[int], methods: Sequence[str], train_one: Callable[[str, int], dict]) -> List[dict]:
+    """`train_one(method, seed)` for every seed and method (seed-major, one run at a time),
+    printing each run's numbers as it finishes."""
+    runs = []
+    for seed in seeds:
+        for method in methods:
+            runs.append(train_one(method, seed))
+            print(json.dumps({k: v for k, v in runs[-1].items() if k != "archive"}), flush=True)
+    return runs
+
+
+def first_archive(runs: List[dict], method: str) -> str:
+    """The archive of the method's first run (its first seed)."""
+    return next(r["archive"] for r in runs if r["method"] == method)
+
+
+def throughput(archive: str, test_path: str, label_field: Callable[[object], str],
+               units: Optional[Callable[[dict], int]] = None, repeats: int = 5) -> float:
+    """Test units per second of the archived model's predictor: forward in eval mode under
+    no_grad on one torch thread, batches of 256, best of `repeats` passes over the test file.
+
+    `label_field(model)` names the gold field dropped from every instance first.  `units(batch)`
+    counts the units of a tensorised batch (e.g. its real tokens); without it a unit is an
+    instance."""
+    import torch
+    from allennlp.data.data_loaders import SimpleDataLoader
+    from allennlp.models.archival import load_archive
+
+    loaded = load_archive(archive)
+    model = loaded.model.eval()
+    gold = label_field(model)
+    instances = list(loaded.dataset_reader.read(test_path))
+    for instance in instances:
+        instance.fields.pop(gold)
+    loader = SimpleDataLoader(instances, 256, vocab=model.vocab)
+    batches = list(loader)
+    count = len(instances) if units is None else sum(int(units(batch)) for batch in batches)
+    torch.set_num_threads(1)
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        with torch.no_grad():
+            for batch in batches:
+                model(**batch)
+        timings.append(time.perf_counter() - start)
+    return count / min(timings)
+
+
+def rates(runs: List[dict], methods: Sequence[str], rate: Callable[[str, str], float]) -> Dict[str, float]:
+    """`rate(method, archive)` of each method's first-seed archive."""
+    return {method: rate(method, first_archive(runs, method)) for method in methods}
+
+
+def mean_std(values: Sequence[float]) -> tuple:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summary_entry(method: str, rows: List[dict], main_key: str, name: str, mean_keys: Sequence[str]) -> dict:
+    """A method's row of the summary: its seed count, the mean and std of `main_key` (as
+    `<name>_mean`, `<name>_std`) and the means of those `mean_keys` its rows have."""
+    mean, std = mean_std([r[main_key] for r in rows])
+    entry = {"method": method, "seeds": len(rows), f"{name}_mean": mean, f"{name}_std": std}
+    for key in mean_keys:
+        if key in rows[0]:
+            entry[key] = statistics.mean(r[key] for r in rows)
+    return entry
+
+
+def machine() -> str:
+    import torch
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    """A markdown table's lines."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def seal_vs_cross_entropy(by_method: Dict[str, dict], rate_key: str, cost: str = "test-time cost",
+                          goal: Optional[float] = None) -> List[str]:
+    """seal_dynamic_nce's test-time cost (from the `rate_key` rates) and epoch time against
+    cross_entropy's, with the issue's goal for the first where there is one."""
+    seal, ce = by_method.get("seal_dynamic_nce"), by_method.get("cross_entropy")
+    if not (seal and ce):
+        return []
+    ratio = ce[rate_key] / seal[rate_key]
+    note = "" if goal is None else f" (issue goal: within {goal}x: {'met' if ratio <= goal else 'not met'})"
+    return [f"- seal_dynamic_nce {cost} / cross_entropy's: {ratio:.2f}x{note}",
+            f"- seal_dynamic_nce epoch / cross_entropy epoch: {seal['epoch_seconds'] / ce['epoch_seconds']:.2f}x"]
+
+
+def write(results_dir: str, dataset: str, command: str, seeds: Sequence[int], record: dict,
+          lines: List[str], bars: List[dict], ylabel: str) -> None:
+    """Writes `<dataset>.json` (command, machine, seeds, then `record`), `<dataset>.md` (a header
+    with command, machine and seeds, then `lines`) and `<dataset>.png` (`bars`: a bar per dict of
+    name, mean, std), and prints the markdown."""
+    os.makedirs(results_dir, exist_ok=True)
+    with open(os.path.join(results_dir, f"{dataset}.json"), "w") as out:
+        json.dump({"command": command, "machine": machine(), "seeds": seeds, **record}, out, indent=1)
+    threads = os.environ.get("OMP_NUM_THREADS", "all")
+    lines = [f"Command: `{command}`  ", f"Machine: {machine()}, torch threads per process: {threads}  ",
+             f"Seeds: {seeds}  ", ""] + lines
+    with open(os.path.join(results_dir, f"{dataset}.md"), "w") as out:
+        out.write("\n".join(lines) + "\n")
+    plot(os.path.join(results_dir, f"{dataset}.png"), dataset, bars, ylabel)
+    if os.path.abspath(results_dir) == RESULTS:  # the project's tables: refresh RESULTS.md
+        import write_results
+
+        write_results.main()
+    print("\n".join(lines))
+
+
+def plot(path: str, dataset: str, bars: List[dict], ylabel: str) -> None:
+    """Bars of mean ± std over seeds, SEAL methods in orange."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    names = [b["name"] for b in bars]
+    ax.bar(range(len(bars)), [b["mean"] for b in bars], yerr=[b["std"] for b in bars], capsize=4,
+           color=["tab:orange" if "seal" in n else "tab:blue" for n in names])
+    ax.set_xticks(range(len(bars)), names, rotation=35, ha="right", fontsize=8)
+    low = min(b["mean"] - b["std"] for b in bars)
+    ax.set_ylim(max(0.0, low - 0.05), min(1.0, max(b["mean"] + b["std"] for b in bars) + 0.03))
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{dataset}: mean ± std over seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)

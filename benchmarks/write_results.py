@@ -1,0 +1,45 @@
+"""Writes benchmarks/RESULTS.md from the tables the benchmark scripts left in benchmarks/results/
+(each `<dataset>.md` states its own command, machine and seeds), in a fixed order, with the plot
+of each data set next to its table.  The benchmark scripts call it after writing their table;
+run it alone after editing a table's notes:
+
+    .venv/bin/python benchmarks/write_results.py
+"""
+import os
+
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(BENCHMARKS, "results")
+
+# data set -> (title, what its table measures); data sets without a table are left out.
+SECTIONS = {
+    "scene": ("Multi-label: scene (6 labels, 294 features)", "test example-F1, 5 seeds"),
+    "debtags-bow": ("Multi-label: debtags-bow (379 labels, 2000 binary word features)", "test example-F1"),
+    "wnut16": ("NER: WNUT-16 (our split of the shared-task training set)", "test span F1 (BIOUL spans)"),
+    "ocr": ("Handwritten words: OCR letters (train folds 2-9, test fold 0)", "test letter accuracy"),
+}
+
+HEADER = """# Benchmark results
+
+Every number below was measured by the command stated with its table, on the machine stated
+there; nothing is copied from papers.  Model cards in `model_cards/` discuss the numbers and the
+goals of the issues.  Regenerate this page with `.venv/bin/python benchmarks/write_results.py`.
+"""
+
+
+def main() -> None:
+    parts = [HEADER]
+    for dataset, (title, measure) in SECTIONS.items():
+        table = os.path.join(RESULTS, f"{dataset}.md")
+        if not os.path.exists(table):
+            continue
+        parts.append(f"## {title}\n\nMain metric: {measure}.\n")
+        with open(table) as handle:
+            parts.append(handle.read().strip() + "\n")
+        if os.path.exists(os.path.join(RESULTS, f"{dataset}.png")):
+            parts.append(f"![{dataset}](results/{dataset}.png)\n")
+    with open(os.path.join(BENCHMARKS, "RESULTS.md"), "w") as out:
+        out.write("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()
