@@ -77,7 +77,8 @@ class ScoreNN(torch.nn.Module, Registrable):
                 f"{tuple(logits.shape)}: expected (batch, num_samples, *label_shape)"
             )
         if task_output.mask is not None:  # padded factors never count
-            y = y * task_output.mask.unsqueeze(1).unsqueeze(-1).to(y.dtype)
+            # Selection, not multiplication: any value at padding (even inf or nan) is dropped.
+            y = torch.where(task_output.mask.bool().unsqueeze(1).unsqueeze(-1), y, torch.zeros((), dtype=y.dtype))
         local = (logits.unsqueeze(1) * y).flatten(2).sum(-1)
         score = self.local_weight * local
         if self.global_score is not None:

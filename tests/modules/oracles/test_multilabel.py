@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from allennlp.common.checks import ConfigurationError
+
 from seal.modules.oracles import F1Oracle, HammingOracle, OracleValue
 
 GOLD = torch.tensor([[1, 0, 1, 0]])  # G = {0, 2}
@@ -91,3 +93,10 @@ def test_relaxed_oracles_are_differentiable(oracle):
     oracle(y, torch.tensor([[1, 0, 1]])).sum().backward()
     # raising a gold label's value increases the oracle, raising a non-gold one decreases it
     assert y.grad[0, 0, 0] > 0 and y.grad[0, 0, 2] > 0 and y.grad[0, 0, 1] < 0
+
+
+@pytest.mark.parametrize("oracle", [F1Oracle(), HammingOracle()])
+def test_label_set_oracles_reject_tag_sequences(oracle):
+    y = torch.zeros(2, 3, 4, 5)  # (batch, samples, seq_len, tags): not a label set
+    with pytest.raises(ConfigurationError, match="token-accuracy"):
+        oracle(y, torch.zeros(2, 4, 5))

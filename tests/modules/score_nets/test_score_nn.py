@@ -88,6 +88,9 @@ def test_mask_zeroes_padded_factors():
     y_changed[0, :, 3] = torch.rand(n, C) * 10
     y_changed[1, :, 2:] = -7.0
     torch.testing.assert_close(score_nn.score(task_output, y_changed), scored)
+    y_changed[0, :, 3] = float("inf")
+    y_changed[1, :, 2:] = float("nan")
+    torch.testing.assert_close(score_nn.score(task_output, y_changed), scored)
 
 
 def test_bound_score_mask_is_task_output_mask():
