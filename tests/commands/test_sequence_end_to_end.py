@@ -69,6 +69,14 @@ def test_predictor_rejects_sentence_with_tokens(wnut_seal):
         predictor.predict_json({"sentence": "a b", "tokens": ["a", "b"]})
 
 
+def test_a_spacy_model_that_is_not_installed_is_refused_not_downloaded(wnut_seal):
+    archive = load_archive(str(wnut_seal / "model.tar.gz"))
+    predictor = Predictor.from_archive(archive, predictor_name="seal")
+    predictor = type(predictor)(archive.model, archive.dataset_reader, spacy_language="en_not_installed_model")
+    with pytest.raises(ConfigurationError, match="'en_not_installed_model' is not installed"):
+        predictor.predict_json({"sentence": "Anna met Bob"})
+
+
 def test_evaluate_reproduces_the_test_metrics_of_training(wnut_seal, tmp_path):
     output_file = tmp_path / "evaluation.json"
     run_allennlp("evaluate", wnut_seal / "model.tar.gz", WNUT_SMALL / "test.conll", "--output-file", output_file)
