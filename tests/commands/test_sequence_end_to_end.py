@@ -102,6 +102,20 @@ def test_every_sequence_method_and_reader_trains_and_tests(tmp_path, config, met
     assert math.isfinite(metrics["training_loss"] if "training_loss" in metrics else metrics["training_task_nn_loss"])
 
 
+@pytest.mark.parametrize("method", ["seal_dynamic_ssvm", "seal_static_nce", "infnet"])
+def test_the_other_wnut_methods_train_on_the_fixture(tmp_path, method):
+    config = tmp_path / f"wnut16_small_{method}.jsonnet"
+    config.write_text(
+        f"local small = import '{FIXTURE_CONFIGS / 'sequence_small.libsonnet'}';\n"
+        # 3 epochs: seal-static pretrains the loss-net for a third of them
+        f"small.st.config(small.wnut16 + {{num_epochs: 3}}, small.st.methods.{method})\n"
+    )
+    train_in_process(config, tmp_path / "run", {})
+    metrics = read_json(tmp_path / "run" / "metrics.json")
+    assert 0.0 <= metrics["test_f1-measure-overall"] <= 1.0
+    assert math.isfinite(metrics["training_score_nn_loss"])
+
+
 def test_ocr_prediction_from_letter_images(tmp_path):
     train_in_process(FIXTURE_CONFIGS / "ocr_small_cross_entropy.jsonnet", tmp_path / "run", {})
     predictor = Predictor.from_archive(load_archive(str(tmp_path / "run" / "model.tar.gz")))
