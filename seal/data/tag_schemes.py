@@ -47,29 +47,15 @@ def convert_tags(tags: List[str], from_scheme: str, to_scheme: str) -> List[str]
     """
     if from_scheme == "IOB1":
         bioul = to_bioul(tags, encoding="IOB1")
-    elif from_scheme == "BIO":
-        bioul = to_bioul(repair_bio(tags), encoding="BIO")
-    else:  # BIOUL: decode tolerantly to BIO, re-encode
+    else:  # BIO or BIOUL: read tolerantly as valid BIO, re-encode
         bioul = to_bioul(bioul_to_bio(tags), encoding="BIO")
     return bioul if to_scheme == "BIOUL" else bioul_to_bio(bioul)
 
 
-def repair_bio(tags: List[str]) -> List[str]:
-    """BIO tags where every `I-X` not continuing a span of type X becomes `B-X`."""
-    repaired, open_type = [], None
-    for tag in tags:
-        if tag == "O":
-            repaired.append(tag)
-            open_type = None
-            continue
-        prefix, tag_type = tag[0], tag[2:]
-        repaired.append(f"B-{tag_type}" if prefix == "I" and open_type != tag_type else tag)
-        open_type = tag_type
-    return repaired
-
-
 def bioul_to_bio(tags: List[str]) -> List[str]:
-    """BIOUL -> BIO (`U`->`B`, `L`->`I` on valid input), tolerant as `convert_tags` describes."""
+    """BIOUL or BIO -> valid BIO (`U`->`B`, `L`->`I` on valid BIOUL; valid BIO is unchanged),
+    tolerant as `convert_tags` describes: an `I-X` or `L-X` that does not continue a span of type
+    X begins one."""
     bio, open_type = [], None
     for tag in tags:
         if tag == "O":
