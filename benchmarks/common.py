@@ -26,14 +26,15 @@ def data_paths(config: str) -> dict:
 
 def train(config: str, method: str, seed: int, runs_dir: str, metric_keys: Sequence[str]) -> dict:
     """One `allennlp train` of `config` with `seed` into `<runs_dir>/<method>_seed<seed>` (its log
-    in `<that>.log`; a finished run, one with a model.tar.gz, is reused).  Returns the run's
+    in `<that>.log`; a finished run, one with a metrics.json, is reused; an interrupted one has an
+    archive but no metrics.json and is trained again).  Returns the run's
     `metric_keys` from metrics.json, its best epoch, the epochs it ran and the seconds per epoch
     (training_duration, which includes validation, over the epochs)."""
     out = os.path.join(runs_dir, f"{method}_seed{seed}")
     overrides = json.dumps({"random_seed": seed, "numpy_seed": seed, "pytorch_seed": seed})
     command = [os.path.join(ROOT, ".venv", "bin", "allennlp"), "train", config, "-s", out, "-f",
                "--include-package", "seal", "-o", overrides]
-    if not os.path.exists(os.path.join(out, "model.tar.gz")):  # a finished run is reused
+    if not os.path.exists(os.path.join(out, "metrics.json")):
         with open(out + ".log", "w") as log:
             subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
     with open(os.path.join(out, "metrics.json")) as handle:
