@@ -2,6 +2,7 @@
 from seal.metrics.multilabel import ExampleF1, HammingLoss, MultilabelMicroMacroF1, PrecisionAtK
 from seal.metrics.ratio import RatioMetric
 from seal.metrics.sequence import TokenAccuracy, WholeSequenceAccuracy
+from seal.metrics.srl import SrlEvalF1
 
 __all__ = [
     "ExampleF1",
@@ -9,6 +10,7 @@ __all__ = [
     "MultilabelMicroMacroF1",
     "PrecisionAtK",
     "RatioMetric",
+    "SrlEvalF1",
     "TokenAccuracy",
     "WholeSequenceAccuracy",
 ]

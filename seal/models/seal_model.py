@@ -74,6 +74,7 @@ class SealModel(Model):
         self.inference = inference
         self.label_field = label_field
         self._check_pieces()
+        self.output_space.index_labels(vocab)
         self._metrics = self.output_space.default_metrics(vocab)
         # The epoch the trainer last announced; saved with the weights, so that a model loaded from
         # an archive is in the training phase it was in when those weights were saved.

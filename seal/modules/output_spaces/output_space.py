@@ -82,6 +82,10 @@ class OutputSpace(Registrable):
         dimension of `label_shape`."""
         return labels
 
+    def index_labels(self, vocab: Vocabulary) -> None:
+        """Reads what the space needs of the label vocabulary (e.g. which tags may follow which);
+        the model calls it once, before `default_metrics`."""
+
     def default_metrics(self, vocab: Vocabulary) -> Dict[str, Metric]:
         """Metrics a model reports for this space, by name.  A metric returning a dict reports its
         own keys; one returning a float reports under its name here."""

@@ -8,7 +8,9 @@ from allennlp.training.metrics import Metric, SpanBasedF1Measure
 
 from seal.data.tag_schemes import span_decoder
 from seal.metrics import TokenAccuracy, WholeSequenceAccuracy
+from seal.metrics.srl import SrlEvalF1
 from seal.modules.output_spaces.output_space import OutputSpace
+from seal.modules.output_spaces.tag_decoding import TagConstraints, constrained_viterbi
 
 _EPSILON = 1e-6
 
@@ -42,16 +44,47 @@ class SequenceTagsOutputSpace(OutputSpace):
     label_namespace : `str`, optional (default = `"labels"`)
     label_encoding : `str`, optional (default = `None`)
         `"BIO"`, `"IOB1"` or `"BIOUL"` for span-labelling tasks (NER, SRL): metrics are span
-        precision, recall and F1 per type and overall (AllenNLP's `SpanBasedF1Measure`), and
-        predictions list their spans.  `None` for plain tag sequences (OCR letters): metrics are
-        token accuracy and whole-sequence accuracy.
+        precision, recall and F1 per type and overall, and predictions list their spans.  `None`
+        for plain tag sequences (OCR letters): metrics are token accuracy and whole-sequence
+        accuracy.
+    constrained_decoding : `bool`, optional (default = `False`)
+        Predict (for metrics and output) the legal tag sequence of the encoding with the highest
+        log-probability under the task-net's per-position distribution (Viterbi with forbidden
+        moves, e.g. no `I-X` without its `B-X`), instead of the per-position argmax.  Needs a
+        `label_encoding`.  Training is unchanged.
+    span_metric : `str`, optional (default = `"span-f1"`)
+        `"span-f1"`: AllenNLP's `SpanBasedF1Measure` (contiguous spans).  `"srl-eval"`: the
+        CoNLL-2005 SRL scorer (`SrlEvalF1`: continuation arguments join their head, the `V` span
+        is excluded); needs `"BIO"` tags.
     """
 
-    def __init__(self, label_namespace: str = "labels", label_encoding: Optional[str] = None) -> None:
+    SPAN_METRICS = ("span-f1", "srl-eval")
+
+    def __init__(
+        self,
+        label_namespace: str = "labels",
+        label_encoding: Optional[str] = None,
+        constrained_decoding: bool = False,
+        span_metric: str = "span-f1",
+    ) -> None:
         if label_encoding is not None:
             span_decoder(label_encoding)  # fails early on an unknown encoding
+        if constrained_decoding and label_encoding is None:
+            raise ConfigurationError("sequence-tags: constrained_decoding needs a label_encoding (BIO, IOB1, BIOUL)")
+        if span_metric not in self.SPAN_METRICS:
+            raise ConfigurationError(f"sequence-tags: unknown span_metric {span_metric!r}; use one of {self.SPAN_METRICS}")
+        if span_metric == "srl-eval" and label_encoding != "BIO":
+            raise ConfigurationError(f"sequence-tags: span_metric 'srl-eval' needs label_encoding 'BIO', got {label_encoding!r}")
         self.label_namespace = label_namespace
         self.label_encoding = label_encoding
+        self.constrained_decoding = constrained_decoding
+        self.span_metric = span_metric
+        self._constraints: Optional[TagConstraints] = None
+
+    def index_labels(self, vocab: Vocabulary) -> None:
+        if self.constrained_decoding:
+            tags = vocab.get_index_to_token_vocabulary(self.label_namespace)
+            self._constraints = TagConstraints.for_encoding(self.label_encoding, tags)
 
     # ---- the distribution ----------------------------------------------------------------
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
@@ -88,10 +121,25 @@ class SequenceTagsOutputSpace(OutputSpace):
         return torch.full_like(like, 1.0 / like.size(-1))
 
     def decode(self, probabilities, mask=None):
-        one_hot = F.one_hot(probabilities.argmax(-1), probabilities.size(-1)).to(probabilities.dtype)
+        """Argmax per position; with `constrained_decoding`, the legal sequence of highest
+        log-probability (then `probabilities` must be `(batch, seq_len, num_tags)`)."""
+        one_hot = F.one_hot(self._best_tags(probabilities, mask), probabilities.size(-1)).to(probabilities.dtype)
         if mask is not None:
             one_hot = one_hot * mask.view(mask.shape + (1,) * (one_hot.dim() - mask.dim())).to(one_hot.dtype)
         return one_hot
+
+    def _best_tags(self, probabilities: torch.Tensor, mask: Optional[torch.BoolTensor]) -> torch.Tensor:
+        if not self.constrained_decoding:
+            return probabilities.argmax(-1)
+        if self._constraints is None:
+            raise ConfigurationError("sequence-tags: constrained decoding needs index_labels(vocab) first")
+        if probabilities.dim() != 3:
+            raise ConfigurationError(
+                f"constrained decoding expects (batch, seq_len, num_tags), got {tuple(probabilities.shape)}"
+            )
+        if mask is None:
+            mask = probabilities.new_ones(probabilities.shape[:2], dtype=torch.bool)
+        return constrained_viterbi(torch.log(probabilities.clamp_min(1e-12)), mask.bool(), self._constraints)
 
     def mask_outputs(self, y, mask):
         if mask is None:
@@ -115,6 +163,8 @@ class SequenceTagsOutputSpace(OutputSpace):
 
     # ---- evaluation and output -------------------------------------------------------------
     def default_metrics(self, vocab: Vocabulary) -> Dict[str, Metric]:
+        if self.span_metric == "srl-eval":
+            return {"span_f1": SrlEvalF1(vocab, self.label_namespace)}
         if self.label_encoding is not None:
             # Argmax tags of an unconstrained tagger may be illegal BIOUL: decode them tolerantly.
             return {
@@ -129,16 +179,20 @@ class SequenceTagsOutputSpace(OutputSpace):
 
     def update_metrics(self, metrics, probabilities, labels, mask=None):
         gold = labels.argmax(-1)
+        if self.constrained_decoding:
+            probabilities = self.decode(probabilities.detach(), mask)
         for metric in metrics.values():
             metric(probabilities, gold, mask)
 
     def human_readable(self, probabilities, vocab: Vocabulary, mask=None) -> List[Dict[str, Any]]:
         names = vocab.get_index_to_token_vocabulary(self.label_namespace)
         lengths = mask.sum(-1).tolist() if mask is not None else [probabilities.size(1)] * probabilities.size(0)
+        probabilities = probabilities.detach()
+        best_tags = self._best_tags(probabilities, mask)
+        best_probabilities = probabilities.gather(-1, best_tags.unsqueeze(-1)).squeeze(-1)
         readable = []
-        for row, length in zip(probabilities.detach().cpu(), lengths):
-            row = row[: int(length)]
-            best, indices = row.max(-1)
+        for indices, best, length in zip(best_tags.cpu(), best_probabilities.cpu(), lengths):
+            indices, best = indices[: int(length)], best[: int(length)]
             tags = [names[i] for i in indices.tolist()]
             prediction: Dict[str, Any] = {"tags": tags, "tag_probabilities": [round(p, 6) for p in best.tolist()]}
             if self.label_encoding is not None:

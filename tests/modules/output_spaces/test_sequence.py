@@ -150,3 +150,29 @@ def test_plain_sequences_report_token_and_sequence_accuracy():
 def test_unknown_encoding_is_a_configuration_error():
     with pytest.raises(ConfigurationError, match="label_encoding"):
         SequenceTagsOutputSpace(label_encoding="BILOU")
+
+
+def test_constrained_decoding_predicts_legal_bio_for_metrics_and_output():
+    space = SequenceTagsOutputSpace(label_encoding="BIO", constrained_decoding=True)
+    vocab = bio_vocab()  # O, B-PER, I-PER, B-LOC
+    space.index_labels(vocab)
+    # argmax: O I-PER (illegal).  Legal: O O = .6*.3, B-PER I-PER = .4*.7 (best), B-PER O = .4*.3
+    probabilities = torch.tensor([[[0.6, 0.4, 0.0, 0.0], [0.3, 0.0, 0.7, 0.0]]])
+    assert space.decode(probabilities).argmax(-1).tolist() == [[1, 2]]
+    readable = space.human_readable(probabilities, vocab)[0]
+    assert readable["tags"] == ["B-PER", "I-PER"]
+    assert readable["tag_probabilities"] == [pytest.approx(0.4), pytest.approx(0.7)]
+    metrics = space.default_metrics(vocab)
+    space.update_metrics(metrics, probabilities, space.encode_labels(torch.tensor([[1, 2]]), None, 4))
+    assert metrics["span_f1"].get_metric()["f1-measure-overall"] == pytest.approx(1.0)
+
+
+def test_constrained_decoding_options_are_checked():
+    with pytest.raises(ConfigurationError, match="label_encoding"):
+        SequenceTagsOutputSpace(constrained_decoding=True)
+    with pytest.raises(ConfigurationError, match="index_labels"):
+        SequenceTagsOutputSpace(label_encoding="BIO", constrained_decoding=True).decode(torch.ones(1, 2, 4) / 4)
+    with pytest.raises(ConfigurationError, match="span_metric"):
+        SequenceTagsOutputSpace(label_encoding="BIO", span_metric="conll")
+    with pytest.raises(ConfigurationError, match="'BIO'"):
+        SequenceTagsOutputSpace(label_encoding="BIOUL", span_metric="srl-eval")
