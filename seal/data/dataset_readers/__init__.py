@@ -2,5 +2,6 @@
 from seal.data.dataset_readers.arff import ArffDatasetReader
 from seal.data.dataset_readers.conll_tags import ConllTagsDatasetReader
 from seal.data.dataset_readers.ocr import OcrLettersDatasetReader
+from seal.data.dataset_readers.srl import Conll2012SrlReader
 
-__all__ = ["ArffDatasetReader", "ConllTagsDatasetReader", "OcrLettersDatasetReader"]
+__all__ = ["ArffDatasetReader", "Conll2012SrlReader", "ConllTagsDatasetReader", "OcrLettersDatasetReader"]
