@@ -4,6 +4,7 @@ import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.modules import FeedForward, Seq2SeqEncoder, TextFieldEmbedder
+from allennlp.modules.token_embedders import PretrainedTransformerMismatchedEmbedder
 from allennlp.nn.util import get_text_field_mask
 
 from seal.modules.task_nets.task_nn import TaskNN, TaskOutput
@@ -61,6 +62,12 @@ class TaggerTaskNN(_PositionwiseTagger):
     mismatched` embedder).  Output: logits `(batch, seq_len, num_tags)`, the token mask
     `(batch, seq_len)`, and the last per-token representation as `features`.
 
+    Optionally a 0/1 indicator per token (`indicator_field`, e.g. the predicate of an SRL frame,
+    AllenNLP's `verb_indicator` `(batch, seq_len)`) tells the tagger which position the tags are
+    about: as the token type ids of that word's wordpieces (`indicator_mode="type_ids"`, the way
+    of allennlp-models' `srl_bert`; needs a `pretrained_transformer_mismatched` embedder), or as a
+    learned embedding concatenated to every token's vector (`"embedding"`, any embedder).
+
     # Parameters
     vocab : `Vocabulary`
     text_field_embedder : `TextFieldEmbedder`
@@ -71,7 +78,13 @@ class TaggerTaskNN(_PositionwiseTagger):
     label_namespace : `str`, optional (default = `"labels"`)
     tokens_field : `str`, optional (default = `"tokens"`)
         The name of the instance's `TextField`.
+    indicator_field : `str`, optional (default = `None`)
+    indicator_mode : `str`, optional (default = `"type_ids"`)
+    indicator_dim : `int`, optional (default = `100`)
+        Size of the indicator embedding in `"embedding"` mode.
     """
+
+    INDICATOR_MODES = ("type_ids", "embedding")
 
     def __init__(
         self,
@@ -82,19 +95,59 @@ class TaggerTaskNN(_PositionwiseTagger):
         dropout: float = 0.0,
         label_namespace: str = "labels",
         tokens_field: str = "tokens",
+        indicator_field: Optional[str] = None,
+        indicator_mode: str = "type_ids",
+        indicator_dim: int = 100,
     ) -> None:
-        super().__init__(vocab, text_field_embedder.get_output_dim(), encoder, feedforward, dropout, label_namespace)
+        if indicator_mode not in self.INDICATOR_MODES:
+            raise ConfigurationError(f"tagger: unknown indicator_mode {indicator_mode!r}; use one of {self.INDICATOR_MODES}")
+        embeds_indicator = indicator_field is not None and indicator_mode == "embedding"
+        input_dim = text_field_embedder.get_output_dim() + (indicator_dim if embeds_indicator else 0)
+        super().__init__(vocab, input_dim, encoder, feedforward, dropout, label_namespace)
         self.text_field_embedder = text_field_embedder
         self.tokens_field = tokens_field
+        self.indicator_field = indicator_field
+        self.indicator_embedding = torch.nn.Embedding(2, indicator_dim) if embeds_indicator else None
+        self._type_id_key = None
+        if indicator_field is not None and not embeds_indicator:
+            self._type_id_key = _mismatched_transformer_key(text_field_embedder)
 
     def forward(self, **inputs) -> TaskOutput:  # type: ignore[override]
-        if self.tokens_field not in inputs:
-            raise ConfigurationError(
-                f"tagger task-net expects a text field {self.tokens_field!r}; the batch has {sorted(inputs)}"
-            )
+        for field in filter(None, (self.tokens_field, self.indicator_field)):
+            if field not in inputs:
+                raise ConfigurationError(f"tagger task-net expects a field {field!r}; the batch has {sorted(inputs)}")
         tokens: TextFieldTensors = inputs[self.tokens_field]
         mask = get_text_field_mask(tokens)
-        return self.tag(self.text_field_embedder(tokens), mask)
+        if self._type_id_key is not None:
+            tokens = _with_indicator_type_ids(tokens, self._type_id_key, inputs[self.indicator_field])
+        vectors = self.text_field_embedder(tokens)
+        if self.indicator_embedding is not None:
+            indicator = self.indicator_embedding(inputs[self.indicator_field].long().clamp(0, 1))
+            vectors = torch.cat([vectors, indicator], dim=-1)
+        return self.tag(vectors, mask)
+
+
+def _mismatched_transformer_key(text_field_embedder: TextFieldEmbedder) -> str:
+    embedders = getattr(text_field_embedder, "_token_embedders", {})
+    keys = [k for k, e in embedders.items() if isinstance(e, PretrainedTransformerMismatchedEmbedder)]
+    if not keys:
+        raise ConfigurationError(
+            "tagger: indicator_mode 'type_ids' needs a 'pretrained_transformer_mismatched' token embedder; "
+            "use indicator_mode 'embedding' with other embedders"
+        )
+    return keys[0]
+
+
+def _with_indicator_type_ids(tokens: TextFieldTensors, key: str, indicator: torch.Tensor) -> TextFieldTensors:
+    """`tokens` with the type ids of the `key` indexer's wordpieces set to 1 inside the marked words
+    (`indicator` `(batch, num_words)` 0/1; `offsets` `(batch, num_words, 2)` are inclusive wordpiece
+    spans), 0 elsewhere."""
+    wordpieces = tokens[key]
+    offsets = wordpieces["offsets"]
+    positions = torch.arange(wordpieces["token_ids"].size(1), device=offsets.device).view(1, 1, -1)
+    inside = (positions >= offsets[..., :1]) & (positions <= offsets[..., 1:])  # (batch, words, pieces)
+    marked = (inside & indicator.bool().unsqueeze(-1)).any(1)
+    return {**tokens, key: {**wordpieces, "type_ids": marked.long()}}
 
 
 @TaskNN.register("letter-cnn")

@@ -94,3 +94,78 @@ def test_letter_cnn_scores_every_letter(encoder):
     torch.testing.assert_close(net(**alone).logits[0], output.logits[1, :2])
     with pytest.raises(ConfigurationError, match="16, 8"):
         net(images=torch.zeros(1, 2, 8, 16), letter_mask=torch.ones(1, 2, dtype=torch.bool))
+
+
+# ---- the predicate indicator (SRL) ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    from scripts.tiny_bert import write_tiny_bert
+
+    directory = tmp_path_factory.mktemp("tiny_bert")
+    (directory / "words.txt").write_text("the cat chased small mice")  # other words: letter pieces
+    return write_tiny_bert(str(directory / "model"), [str(directory / "words.txt")], hidden=16)
+
+
+def srl_batch(model_dir, sentences, verbs, vocab=None):
+    from allennlp.data.fields import SequenceLabelField
+    from allennlp.data.token_indexers import PretrainedTransformerMismatchedIndexer
+
+    indexers = {"tokens": PretrainedTransformerMismatchedIndexer(model_dir)}
+    instances = []
+    for words, verb in zip(sentences, verbs):
+        text = TextField([Token(w) for w in words], indexers)
+        indicator = SequenceLabelField([int(i == verb) for i in range(len(words))], text)
+        instances.append(Instance({"tokens": text, "verb_indicator": indicator}))
+    if vocab is None:
+        vocab = Vocabulary.from_instances(instances)
+        vocab.add_tokens_to_namespace(["O", "B-V", "B-ARG0"], "labels")
+    batch = Batch(instances)
+    batch.index_instances(vocab)
+    return vocab, batch.as_tensor_dict()
+
+
+def srl_tagger(model_dir, vocab, **extra):
+    params = {
+        "type": "tagger",
+        "text_field_embedder": {"token_embedders": {"tokens": {"type": "pretrained_transformer_mismatched", "model_name": model_dir}}},
+        "indicator_field": "verb_indicator",
+        **extra,
+    }
+    torch.manual_seed(0)
+    return TaskNN.from_params(Params(params), vocab=vocab).eval()
+
+
+def test_the_predicate_sets_the_type_ids_of_its_wordpieces(tiny_bert):
+    from seal.modules.task_nets.tagger import _with_indicator_type_ids
+
+    # "unbelievably" splits into several wordpieces; all of them, and nothing else, get type 1.
+    vocab, tensors = srl_batch(tiny_bert, [["the", "unbelievably", "cat"], ["mice"]], [1, 0])
+    tokens = _with_indicator_type_ids(tensors["tokens"], "tokens", tensors["verb_indicator"])
+    offsets = tensors["tokens"]["tokens"]["offsets"][0]
+    start, end = offsets[1].tolist()
+    assert end > start  # really several wordpieces
+    expected = [int(start <= p <= end) for p in range(tokens["tokens"]["type_ids"].size(1))]
+    assert tokens["tokens"]["type_ids"][0].tolist() == expected
+    assert tokens["tokens"]["type_ids"][1].tolist()[:3] == [0, 1, 0]  # [CLS] mice [SEP]
+    assert tensors["tokens"]["tokens"]["type_ids"].sum() == 0  # the batch itself is not modified
+
+
+def test_the_tagger_reads_which_word_is_the_predicate(tiny_bert):
+    words = [["the", "cat", "chased", "small", "mice"]] * 2
+    vocab, tensors = srl_batch(tiny_bert, words, [2, 4])
+    for mode in ("type_ids", "embedding"):
+        output = srl_tagger(tiny_bert, vocab, indicator_mode=mode, indicator_dim=4)(**tensors)
+        assert output.logits.shape == (2, 5, 3)
+        assert not torch.allclose(output.logits[0], output.logits[1])  # same words, other predicate
+    without = srl_tagger(tiny_bert, vocab, indicator_field=None)(**tensors)
+    torch.testing.assert_close(without.logits[0], without.logits[1])
+
+
+def test_indicator_options_are_checked(tiny_bert):
+    vocab, tensors = srl_batch(tiny_bert, [["the", "cat"]], [1])
+    with pytest.raises(ConfigurationError, match="indicator_mode"):
+        srl_tagger(tiny_bert, vocab, indicator_mode="flag")
+    with pytest.raises(ConfigurationError, match="pretrained_transformer_mismatched"):
+        TaskNN.from_params(Params({**copy.deepcopy(TAGGER), "indicator_field": "verb_indicator"}), vocab=vocab)
+    with pytest.raises(ConfigurationError, match="verb_indicator"):
+        srl_tagger(tiny_bert, vocab)(tokens=tensors["tokens"])
