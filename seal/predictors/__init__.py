@@ -1,1 +1,2 @@
 from seal.predictors.seal import SealPredictor
+from seal.predictors.srl import SealSrlPredictor

