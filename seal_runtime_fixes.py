@@ -25,6 +25,13 @@ The fixes:
     ``allennlp.common.cached_transformers.get_tokenizer`` forwards ``add_special_tokens`` to
     ``AutoTokenizer.from_pretrained``, which modern transformers rejects.  The keyword is dropped
     there; allennlp passes it again on every encode call.
+
+``NO_NLTK_DOWNLOAD``
+    The ``allennlp`` command imports every allennlp-models module as a plugin; one of them,
+    ``allennlp_models.rc.tools.narrativeqa``, calls ``nltk.download`` at import when the NLTK
+    data is missing, i.e. on every run here: nothing may be downloaded at run time.  While that
+    module executes, ``nltk.download`` is a no-op returning ``False`` (NarrativeQA evaluation is
+    not used by seal).
 """
 import importlib.abc
 import importlib.machinery
@@ -98,6 +105,17 @@ def _provide_transformers_adamw() -> None:
     transformers.AdamW = AdamW
 
 
+def _exec_without_nltk_download(exec_module: Callable, module: types.ModuleType) -> None:
+    import nltk
+
+    original = nltk.download
+    nltk.download = lambda *args, **kwargs: False
+    try:
+        exec_module(module)
+    finally:
+        nltk.download = original
+
+
 def _drop_tokenizer_add_special_tokens(module: types.ModuleType) -> None:
     original = module.get_tokenizer
 
@@ -114,7 +132,7 @@ def _drop_tokenizer_add_special_tokens(module: types.ModuleType) -> None:
 # Setting SEAL_DISABLE_RUNTIME_FIXES to a comma-separated list of names switches those fixes off
 # (to see the failure a fix prevents).
 DISABLE_VARIABLE = "SEAL_DISABLE_RUNTIME_FIXES"
-FIXES = ("torchvision-stand-in", "transformers-adamw", "tokenizer-kwargs")
+FIXES = ("torchvision-stand-in", "transformers-adamw", "tokenizer-kwargs", "no-nltk-download")
 _BEFORE: Dict[str, Callable[[], None]] = {}
 _WRAP: Dict[str, Callable] = {}
 _AFTER: Dict[str, Callable[[types.ModuleType], None]] = {}
@@ -128,6 +146,8 @@ def _register(disabled: frozenset) -> None:
         _BEFORE["allennlp.training.optimizers"] = _provide_transformers_adamw
     if "tokenizer-kwargs" not in disabled:
         _AFTER["allennlp.common.cached_transformers"] = _drop_tokenizer_add_special_tokens
+    if "no-nltk-download" not in disabled:
+        _WRAP["allennlp_models.rc.tools.narrativeqa"] = _exec_without_nltk_download
 
 
 class _PatchingLoader(importlib.abc.Loader):

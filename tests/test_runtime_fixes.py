@@ -93,6 +93,29 @@ def test_get_tokenizer_drops_add_special_tokens(tiny_tokenizer_dir):
     assert fixed.returncode == 0, fixed.stderr
 
 
+NARRATIVEQA_IMPORT = """
+import nltk
+calls = []
+nltk.download = lambda *args, **kwargs: calls.append(args) or False
+try:
+    nltk.data.find("tokenizers/punkt")
+    has_data = True
+except LookupError:
+    has_data = False
+import allennlp_models.rc.tools.narrativeqa
+print("downloads:", len(calls), "data:", has_data)
+"""
+
+
+def test_no_nltk_download_when_allennlp_models_is_imported():
+    broken = run_python(NARRATIVEQA_IMPORT, disable="no-nltk-download")
+    fixed = run_python(NARRATIVEQA_IMPORT)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "downloads: 0" in fixed.stdout
+    if "data: False" in broken.stdout:  # without the NLTK data the module asks for it
+        assert "downloads: 2" in broken.stdout
+
+
 def test_unknown_fix_names_are_refused():
     result = run_python("pass", disable="no-such-fix")
     assert "no-such-fix" in result.stderr
