@@ -1,4 +1,4 @@
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from allennlp.common.checks import ConfigurationError
@@ -26,6 +26,11 @@ class SrlEvalF1(Metric):
     gold_labels : `(batch, seq_len)` tag indices; the predicate is the position tagged `B-V`
         (an instance without one is a sentence without predicate).
     mask : `(batch, seq_len)`, optional.
+
+    The scorer is a `perl` process reading files, so frames are buffered and scored together:
+    when `flush_size` frames are waiting, and at `get_metric(reset=True)` (the end of an epoch),
+    which is exact.  `get_metric(reset=False)` (AllenNLP's progress bar, after every batch) reports
+    the frames scored so far, up to `flush_size - 1` behind.
     """
 
     def __init__(
@@ -34,12 +39,15 @@ class SrlEvalF1(Metric):
         label_namespace: str = "labels",
         srl_eval_path: str = DEFAULT_SRL_EVAL_PATH,
         ignore_classes: Sequence[str] = ("V",),
+        flush_size: int = 512,
     ) -> None:
         self._tags = vocab.get_index_to_token_vocabulary(label_namespace)
         bad = sorted(t for t in self._tags.values() if t != "O" and t[:2] not in ("B-", "I-"))
         if bad:
             raise ConfigurationError(f"srl-eval needs BIO tags in namespace {label_namespace!r}; got {bad[:5]}")
         self._scorer = SrlEvalScorer(srl_eval_path, ignore_classes=list(ignore_classes))
+        self._flush_size = flush_size
+        self._waiting: List[Tuple[Optional[int], List[str], List[str], List[str]]] = []
 
     def __call__(  # type: ignore[override]
         self,
@@ -53,19 +61,27 @@ class SrlEvalF1(Metric):
         gold_tags = self._to_tags(gold_labels, lengths)
         verb_indices = [tags.index(PREDICATE_TAG) if PREDICATE_TAG in tags else None for tags in gold_tags]
         # The scorer reads only whether a word is the predicate, not the word itself.
-        sentences = [["V" if i == verb else "-" for i in range(len(tags))] for tags, verb in zip(gold_tags, verb_indices)]
-        self._scorer(
-            verb_indices,
-            sentences,
-            [convert_bio_tags_to_conll_format(tags) for tags in predicted_tags],
-            [convert_bio_tags_to_conll_format(tags) for tags in gold_tags],
-        )
+        for verb, predicted, gold in zip(verb_indices, predicted_tags, gold_tags):
+            sentence = ["V" if i == verb else "-" for i in range(len(gold))]
+            self._waiting.append(
+                (verb, sentence, convert_bio_tags_to_conll_format(predicted), convert_bio_tags_to_conll_format(gold))
+            )
+        if len(self._waiting) >= self._flush_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._waiting:
+            self._scorer(*(list(column) for column in zip(*self._waiting)))
+            self._waiting = []
 
     def _to_tags(self, indices: torch.Tensor, lengths: List[int]) -> List[List[str]]:
         return [[self._tags[i] for i in row[: int(length)]] for row, length in zip(indices.tolist(), lengths)]
 
     def get_metric(self, reset: bool = False) -> Dict[str, float]:
+        if reset:
+            self._flush()
         return self._scorer.get_metric(reset)
 
     def reset(self) -> None:
+        self._waiting = []
         self._scorer.reset()

@@ -75,6 +75,18 @@ def test_a_sentence_without_predicate_is_not_scored_as_the_official_scorer_does(
     assert metrics["precision-overall"] == pytest.approx(1.0)
 
 
+def test_frames_are_scored_in_groups_and_exactly_at_reset():
+    metric = SrlEvalF1(vocab(), flush_size=2)
+    frame = ["B-ARG0", "B-V", "O"]
+    metric(one_hot(frame), indices(frame))
+    assert metric.get_metric()["recall-overall"] == 0.0  # waiting: nothing scored yet
+    metric(one_hot(["O", "B-V", "O"]), indices(frame))  # the second frame fills the group
+    assert metric.get_metric()["recall-overall"] == pytest.approx(0.5)
+    metric(one_hot(frame), indices(frame))
+    assert metric.get_metric(reset=True)["recall-overall"] == pytest.approx(2 / 3)  # flushed
+    assert metric.get_metric()["recall-overall"] == 0.0  # and reset
+
+
 def test_tags_must_be_bio():
     bad = Vocabulary()
     bad.add_tokens_to_namespace(["O", "U-ARG0"], "labels")
@@ -150,7 +162,7 @@ def test_equals_the_official_scorer_on_the_raw_fixture_files(split, tmp_path):
     for gold, predicted in zip(gold_tags, predicted_tags):
         predicted_one_hot = torch.nn.functional.one_hot(torch.tensor([[to_index[t] for t in predicted]]), len(to_index))
         metric(predicted_one_hot.float(), torch.tensor([[to_index[t] for t in gold]]))
-    ours = metric.get_metric()
+    ours = metric.get_metric(reset=True)
     expected = official_overall(tmp_path, *raw_props(split))
     assert expected[2] < 1.0  # the perturbation made errors
     got = [ours["precision-overall"], ours["recall-overall"], ours["f1-measure-overall"]]
