@@ -8,6 +8,7 @@ import math
 import pytest
 from allennlp.common.checks import ConfigurationError
 from allennlp.models.archival import load_archive
+from allennlp.data.dataset_readers.dataset_utils.span_utils import bioul_tags_to_spans
 from allennlp.predictors import Predictor
 
 import allennlp_models.tagging  # noqa: F401  (registers crf_tagger and conll2003, as `allennlp` does)
@@ -35,7 +36,7 @@ def test_train_reports_span_f1_on_test(wnut_seal):
     assert 0.0 <= metrics["test_f1-measure-overall"] <= 1.0
     config = read_json(wnut_seal / "config.json")
     assert config["model"]["label_field"] == "tags"
-    assert config["model"]["output_space"] == {"type": "sequence-tags", "label_encoding": "BIOUL"}
+    assert config["model"]["output_space"] == {"type": "sequence-tags", "label_encoding": "BIOUL", "constrained_decoding": True}
 
 
 def check_tagging(output, words):
@@ -43,6 +44,7 @@ def check_tagging(output, words):
     assert len(output["tags"]) == len(output["tag_probabilities"]) == len(words)
     assert all(tag == "O" or (tag[:2] in ("B-", "I-", "L-", "U-") and tag[2:] in WNUT_TYPES) for tag in output["tags"])
     assert all(0.0 <= p <= 1.0 for p in output["tag_probabilities"])
+    bioul_tags_to_spans(output["tags"])  # constrained decoding: legal BIOUL, or this raises
     for span in output["spans"]:
         assert 0 <= span["start"] <= span["end"] < len(words) and span["label"] in WNUT_TYPES
 

