@@ -16,6 +16,8 @@ SECTIONS = {
     "debtags-bow": ("Multi-label: debtags-bow (379 labels, 2000 binary word features)", "test example-F1"),
     "wnut16": ("NER: WNUT-16 (our split of the shared-task training set)", "test span F1 (BIOUL spans)"),
     "ocr": ("Handwritten words: OCR letters (train folds 2-9, test fold 0)", "test letter accuracy"),
+    "srl-fixtures": ("SRL: the hand-written CoNLL-2012 fixtures, tiny random BERT (a pipeline check, not a ranking)",
+                     "span F1 of srl-eval.pl on the training files (fit)"),
 }
 
 HEADER = """# Benchmark results

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_CONFIGS = REPO_ROOT / "fixtures" / "configs"
@@ -31,11 +31,15 @@ def configured_num_steps(config: Path = SEAL_CONFIG) -> Dict[str, int]:
     return {module: num_steps.get(module, 1) for module in ("score_nn", "task_nn")}
 
 
-def run_allennlp(*args: Union[str, Path], timeout: float = 600) -> subprocess.CompletedProcess:
+def run_allennlp(
+    *args: Union[str, Path], timeout: float = 600, env: Optional[Dict[str, str]] = None
+) -> subprocess.CompletedProcess:
     """Runs `allennlp ARGS --include-package seal` in the repository root (the configs' data paths
-    are relative to it) and fails with the end of its output unless it exits with 0."""
+    are relative to it), with `env` added to the environment (jsonnet's external variables), and
+    fails with the end of its output unless it exits with 0."""
     command = [str(ALLENNLP), *map(str, args), "--include-package", "seal"]
-    process = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+    environment = {**os.environ, **(env or {})}
+    process = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=environment)
     if process.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} exited with {process.returncode}\n"

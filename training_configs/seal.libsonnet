@@ -6,6 +6,7 @@
 //   model_extras                      fields every model of the task gets (output_space, label_field)
 //   score_steps                       loss-net updates per task-net update in SEAL-dynamic
 //   normalize_energy                  divide the energy by the number of decisions
+//   cross_entropy_weight (optional)   of the task-net's cross-entropy beside the energy in SEAL
 //   oracle (optional)                 the task loss of margin / infnet (the models' default: f1)
 // A method is { model(task)::, optimizers, num_steps(task):: (optional), trainer (optional) }, or,
 // for a plain AllenNLP model trained by AllenNLP's own trainer, { model(task)::, plain_optimizer }.
@@ -28,7 +29,7 @@
         task_nn_loss: {
           type: 'weighted-sum',
           losses: [{ type: 'energy', normalize: task.normalize_energy }, { type: 'cross-entropy' }],
-          weights: [1.0, cross_entropy_weight],
+          weights: [1.0, if std.objectHas(task, 'cross_entropy_weight') then task.cross_entropy_weight else cross_entropy_weight],
         },
       },
       optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
