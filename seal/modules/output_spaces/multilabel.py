@@ -6,7 +6,7 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.training.metrics import Metric
 
-from seal.metrics import ExampleF1, HammingLoss, MultilabelMicroMacroF1
+from seal.metrics import ExampleF1, HammingLoss, MultilabelMicroMacroF1, PrecisionAtK
 from seal.modules.output_spaces.output_space import OutputSpace
 
 _EPSILON = 1e-6
@@ -24,13 +24,28 @@ class MultiLabelOutputSpace(OutputSpace):
         A label is predicted when its probability is at least `threshold`.
     label_namespace : `str`, optional (default = `"labels"`)
         The vocabulary namespace of the label names, for human-readable output.
+    precision_at : `List[int]`, optional (default = `None`)
+        Also report precision at these k (`p@k`, from the raw probabilities, no threshold).
+    top_k : `int`, optional (default = `0`)
+        Human-readable output also lists the `top_k` most probable labels with their
+        probabilities (`top_labels`), for label sets too large to read whole.
     """
 
-    def __init__(self, threshold: float = 0.5, label_namespace: str = "labels") -> None:
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        label_namespace: str = "labels",
+        precision_at: Optional[List[int]] = None,
+        top_k: int = 0,
+    ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ConfigurationError(f"multi-label threshold must lie in (0, 1), got {threshold}")
+        if top_k < 0:
+            raise ConfigurationError(f"multi-label top_k must be >= 0, got {top_k}")
         self.threshold = threshold
         self.label_namespace = label_namespace
+        self.precision_at = list(precision_at or [])
+        self.top_k = top_k
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits)
@@ -70,6 +85,7 @@ class MultiLabelOutputSpace(OutputSpace):
             "example_f1": ExampleF1(self.threshold),
             "micro_macro_f1": MultilabelMicroMacroF1(self.threshold),
             "hamming_loss": HammingLoss(self.threshold),
+            **({"precision_at_k": PrecisionAtK(self.precision_at)} if self.precision_at else {}),
         }
 
     def human_readable(self, probabilities, vocab: Vocabulary, mask=None) -> List[Dict[str, Any]]:
@@ -78,5 +94,9 @@ class MultiLabelOutputSpace(OutputSpace):
         for row in probabilities.detach().cpu().tolist():
             scores = {names[i]: round(p, 6) for i, p in enumerate(row)}
             predicted = [names[i] for i, p in enumerate(row) if p >= self.threshold]
-            readable.append({"predicted_labels": predicted, "label_probabilities": scores})
+            prediction = {"predicted_labels": predicted, "label_probabilities": scores}
+            if self.top_k:
+                ranked = sorted(scores.items(), key=lambda item: -item[1])[: self.top_k]
+                prediction["top_labels"] = [{"label": name, "probability": p} for name, p in ranked]
+            readable.append(prediction)
         return readable

@@ -176,3 +176,15 @@ def test_human_readable_lists_labels_above_threshold(space):
     assert readable == [
         {"predicted_labels": ["label0", "label2"], "label_probabilities": {"label0": 0.9, "label1": 0.2, "label2": 0.5}}
     ]
+
+
+def test_top_labels_and_precision_at_k_on_request():
+    space = MultiLabelOutputSpace(precision_at=[1, 2], top_k=2)
+    readable = space.human_readable(torch.tensor([[0.9, 0.2, 0.5]]), label_vocab(3))[0]
+    assert readable["top_labels"] == [{"label": "label0", "probability": 0.9}, {"label": "label2", "probability": 0.5}]
+    metrics = space.default_metrics(label_vocab(3))
+    # gold {label1, label2}: top-1 label0 misses (p@1 = 0), top-2 {label0, label2} hits once (p@2 = 0.5)
+    space.update_metrics(metrics, torch.tensor([[0.9, 0.2, 0.5]]), torch.tensor([[0, 1, 1]]))
+    assert metrics["precision_at_k"].get_metric() == {"p@1": 0.0, "p@2": 0.5}
+    with pytest.raises(ConfigurationError, match="top_k"):
+        MultiLabelOutputSpace(top_k=-1)
