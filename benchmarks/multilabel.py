@@ -1,6 +1,6 @@
 """Multi-label benchmark: a data set's configs over several seeds, plus scikit-learn peers.
 
-For each method and seed it runs `allennlp train training_configs/multilabel/<dataset>_<method>.jsonnet`
+For each method and seed it runs `allennlp train training_configs/<folder>/<prefix>_<method>.jsonnet`
 (one run at a time), then reads the test metrics from metrics.json.  Afterwards, in this one
 process, it loads each method's first-seed archive and times its test-time predictor on the whole
 test set (the task-net alone, or gradient-based inference for spen and dvn), and fits the
@@ -10,6 +10,8 @@ Writes `benchmarks/results/<dataset>.{json,md,png}`.
 Set OMP_NUM_THREADS=1 to time every method on one core (as in RESULTS.md).
 
 Usage: .venv/bin/python benchmarks/multilabel.py --dataset scene [--seeds 1 2 3 4 5] [--methods ...] [--no-peers]
+Text data sets (training_configs/text_multilabel/): --dataset debtags-light, or debtags-minilm with
+TRANSFORMER_MODEL=$(.venv/bin/python scripts/minilm_dir.py); no scikit-learn peers for them.
 """
 import argparse
 import os
@@ -25,12 +27,20 @@ ROOT = common.ROOT
 RESULTS = common.RESULTS
 METHODS = ["cross_entropy", "seal_dynamic_nce", "seal_dynamic_dvn", "seal_dynamic_ssvm",
            "seal_static_nce", "spen", "dvn", "infnet"]
-CONFIG_PREFIX = {"scene": "scene", "debtags-bow": "debtags_bow"}
+# data set -> (config folder, config prefix); the ARFF ones also get the scikit-learn peers.
+CONFIGS = {
+    "scene": ("multilabel", "scene"),
+    "debtags-bow": ("multilabel", "debtags_bow"),
+    "debtags-light": ("text_multilabel", "debtags_light"),  # text, word embeddings + CNN
+    "debtags-minilm": ("text_multilabel", "debtags_minilm"),  # text, MiniLM from $TRANSFORMER_MODEL
+}
+ARFF = ("scene", "debtags-bow")
 TEST_METRICS = ["test_example_f1", "test_micro_f1", "test_macro_f1", "test_hamming_loss"]
 
 
 def config_path(dataset: str, method: str) -> str:
-    return os.path.join(ROOT, "training_configs", "multilabel", f"{CONFIG_PREFIX[dataset]}_{method}.jsonnet")
+    folder, prefix = CONFIGS[dataset]
+    return os.path.join(ROOT, "training_configs", folder, f"{prefix}_{method}.jsonnet")
 
 
 def data_paths(dataset: str) -> dict:
@@ -135,7 +145,7 @@ def ratios(table) -> list:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", choices=sorted(CONFIG_PREFIX), default="scene")
+    parser.add_argument("--dataset", choices=sorted(CONFIGS), default="scene")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--no-peers", action="store_true", help="skip the scikit-learn peers")
@@ -151,7 +161,7 @@ def main():
     import seal  # noqa: F401  registers the components needed to load the archives
 
     rates = common.rates(runs, args.methods, lambda method, archive: throughput(archive, data["test"]))
-    peers = [] if args.no_peers else sklearn_peers(data, args.seeds)
+    peers = [] if args.no_peers or args.dataset not in ARFF else sklearn_peers(data, args.seeds)
     write(args.dataset, summarise(runs, peers, rates), runs, peers, args.seeds, command)
 
 

