@@ -119,7 +119,7 @@ def summarise(runs, peers, rates):
     return table
 
 
-def write(dataset, table, runs, peers, seeds, command):
+def write(results_dir, dataset, table, runs, peers, seeds, command):
     nan = float("nan")
     rows = [[e["method"], e["seeds"], f"{e['f1_mean']:.4f} ± {e['f1_std']:.4f}", f"{e.get('test_micro_f1', nan):.4f}",
              f"{e.get('test_macro_f1', nan):.4f}", f"{e.get('epochs', nan):.1f}", f"{e.get('epoch_seconds', nan):.2f}",
@@ -127,7 +127,7 @@ def write(dataset, table, runs, peers, seeds, command):
     lines = common.table(["method", "seeds", "test example-F1 (mean ± std)", "micro-F1", "macro-F1", "epochs run",
                           "s / epoch (incl. validation)", "test examples / s"], rows)
     bars = [{"name": e["method"].replace("sklearn ", "sk "), "mean": e["f1_mean"], "std": e["f1_std"]} for e in table]
-    common.write(RESULTS, dataset, command, seeds, {"summary": table, "runs": runs, "peers": peers},
+    common.write(results_dir, dataset, command, seeds, {"summary": table, "runs": runs, "peers": peers},
                  lines + [""] + ratios(table), bars, "test example-F1")
 
 
@@ -149,6 +149,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--no-peers", action="store_true", help="skip the scikit-learn peers")
+    parser.add_argument("--results-dir", default=RESULTS)
     parser.add_argument("--runs-dir", default=None)
     args = parser.parse_args()
     runs_dir = args.runs_dir or os.path.join(ROOT, "runs", f"benchmark_{args.dataset}")
@@ -162,7 +163,7 @@ def main():
 
     rates = common.rates(runs, args.methods, lambda method, archive: throughput(archive, data["test"]))
     peers = [] if args.no_peers or args.dataset not in ARFF else sklearn_peers(data, args.seeds)
-    write(args.dataset, summarise(runs, peers, rates), runs, peers, args.seeds, command)
+    write(args.results_dir, args.dataset, summarise(runs, peers, rates), runs, peers, args.seeds, command)
 
 
 if __name__ == "__main__":
