@@ -5,7 +5,7 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.modules import FeedForward
 
-from seal.modules.task_nets.task_nn import TaskNN, TaskOutput
+from seal.modules.task_nets.task_nn import TaskNN, TaskOutput, output_size
 
 
 @TaskNN.register("feedforward")
@@ -33,9 +33,7 @@ class FeedForwardTaskNN(TaskNN):
         label_namespace: str = "labels",
     ) -> None:
         super().__init__()
-        num_labels = vocab.get_vocab_size(label_namespace)
-        if num_labels < 1:
-            raise ConfigurationError(f"the vocabulary has no labels in namespace {label_namespace!r}")
+        num_labels = output_size(vocab, label_namespace)
         self.feedforward = feedforward
         self.dropout = torch.nn.Dropout(dropout)
         self.label_layer = torch.nn.Linear(feedforward.get_output_dim(), num_labels)

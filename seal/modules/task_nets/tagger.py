@@ -7,7 +7,7 @@ from allennlp.modules import FeedForward, Seq2SeqEncoder, TextFieldEmbedder
 from allennlp.modules.token_embedders import PretrainedTransformerMismatchedEmbedder
 from allennlp.nn.util import get_text_field_mask
 
-from seal.modules.task_nets.task_nn import TaskNN, TaskOutput
+from seal.modules.task_nets.task_nn import TaskNN, TaskOutput, output_size
 
 
 class _PositionwiseTagger(TaskNN):
@@ -24,9 +24,7 @@ class _PositionwiseTagger(TaskNN):
         label_namespace: str,
     ) -> None:
         super().__init__()
-        num_tags = vocab.get_vocab_size(label_namespace)
-        if num_tags < 1:
-            raise ConfigurationError(f"the vocabulary has no tags in namespace {label_namespace!r}")
+        num_tags = output_size(vocab, label_namespace)
         if encoder is not None and encoder.get_input_dim() != input_dim:
             raise ConfigurationError(
                 f"{type(self).__name__}: the encoder's input_dim is {encoder.get_input_dim()}, "

@@ -2,6 +2,8 @@ from typing import NamedTuple, Optional
 
 import torch
 from allennlp.common import Registrable
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Vocabulary
 
 
 class TaskOutput(NamedTuple):
@@ -28,3 +30,12 @@ class TaskNN(torch.nn.Module, Registrable):
 
     def forward(self, **inputs) -> TaskOutput:  # type: ignore[override]
         raise NotImplementedError
+
+
+def output_size(vocab: Vocabulary, label_namespace: str) -> int:
+    """The number of labels (tags) a task-net scores: the size of `label_namespace`, which must not
+    be empty."""
+    size = vocab.get_vocab_size(label_namespace)
+    if size < 1:
+        raise ConfigurationError(f"the vocabulary has no labels in namespace {label_namespace!r}")
+    return size

@@ -6,7 +6,7 @@ from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.modules import FeedForward, Seq2SeqEncoder, Seq2VecEncoder, TextFieldEmbedder
 from allennlp.nn.util import get_text_field_mask
 
-from seal.modules.task_nets.task_nn import TaskNN, TaskOutput
+from seal.modules.task_nets.task_nn import TaskNN, TaskOutput, output_size
 
 
 @TaskNN.register("text-classifier")
@@ -49,9 +49,7 @@ class TextClassifierTaskNN(TaskNN):
         tokens_field: str = "tokens",
     ) -> None:
         super().__init__()
-        num_labels = vocab.get_vocab_size(label_namespace)
-        if num_labels < 1:
-            raise ConfigurationError(f"the vocabulary has no labels in namespace {label_namespace!r}")
+        num_labels = output_size(vocab, label_namespace)
         stages = [("text_field_embedder", text_field_embedder)]
         stages += [("seq2seq_encoder", seq2seq_encoder)] if seq2seq_encoder is not None else []
         stages += [("seq2vec_encoder", seq2vec_encoder)]

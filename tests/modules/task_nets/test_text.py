@@ -99,3 +99,9 @@ def test_dimension_mismatch_names_the_stage():
     with pytest.raises(ConfigurationError, match="feedforward's input dimension"):
         build(light({"type": "boe", "embedding_dim": 8},
                     feedforward={"input_dim": 5, "num_layers": 1, "hidden_dims": 4, "activations": "relu"}), vocab)
+
+
+def test_an_empty_label_namespace_is_refused():
+    vocab, _ = batch(DOCUMENTS, {"tokens": SingleIdTokenIndexer()})
+    with pytest.raises(ConfigurationError, match="no labels in namespace 'topics'"):
+        build(light({"type": "boe", "embedding_dim": 8}, label_namespace="topics"), vocab)
