@@ -103,5 +103,5 @@ def test_dimension_mismatch_names_the_stage():
 
 def test_an_empty_label_namespace_is_refused():
     vocab, _ = batch(DOCUMENTS, {"tokens": SingleIdTokenIndexer()})
-    with pytest.raises(ConfigurationError, match="no labels in namespace 'topics'"):
-        build(light({"type": "boe", "embedding_dim": 8}, label_namespace="topics"), vocab)
+    with pytest.raises(ConfigurationError, match="no labels in namespace 'topic_labels'"):
+        build(light({"type": "boe", "embedding_dim": 8}, label_namespace="topic_labels"), vocab)
