@@ -7,6 +7,9 @@
 //   score_steps                       loss-net updates per task-net update in SEAL-dynamic
 //   normalize_energy                  divide the energy by the number of decisions
 //   cross_entropy_weight (optional)   of the task-net's cross-entropy beside the energy in SEAL
+//   optimizer (optional)              every trained module's optimizer instead of the method's
+//   scheduler (optional)              a learning-rate scheduler for every trained module
+//   vocabulary (optional)             AllenNLP's vocabulary options
 //   oracle (optional)                 the task loss of margin / infnet (the models' default: f1)
 // A method is { model(task)::, optimizers, num_steps(task):: (optional), trainer (optional) }, or,
 // for a plain AllenNLP model trained by AllenNLP's own trainer, { model(task)::, plain_optimizer }.
@@ -68,12 +71,17 @@
     },
   },
 
-  config(task, method):: {
+  config(task, method)::
+    local optimizers = if std.objectHas(task, 'optimizer') && std.objectHas(method, 'optimizers')
+    then { [name]: task.optimizer for name in std.objectFields(method.optimizers) }
+    else if std.objectHas(method, 'optimizers') then method.optimizers else {};
+    {
     dataset_reader: task.reader,
     train_data_path: task.train,
     validation_data_path: task.dev,
     test_data_path: task.test,
     evaluate_on_test: true,
+    [if std.objectHas(task, 'vocabulary') then 'vocabulary']: task.vocabulary,
     model: method.model(task),
     data_loader: { batch_size: task.batch_size, shuffle: true },
     validation_data_loader: { batch_size: 256, shuffle: false },
@@ -87,9 +95,11 @@
       callbacks: [{ type: 'tensorboard' }],
     } else {
       type: 'seal',
-      optimizers: method.optimizers,
+      optimizers: optimizers,
+      [if std.objectHas(task, 'scheduler') then 'learning_rate_schedulers']:
+        { [name]: task.scheduler for name in std.objectFields(optimizers) },
       [if std.objectHasAll(method, 'num_steps') then 'num_steps']: method.num_steps(task),
-      grad_norm: { [name]: 10.0 for name in std.objectFields(method.optimizers) },
+      grad_norm: { [name]: 10.0 for name in std.objectFields(optimizers) },
       num_epochs: task.num_epochs,
       patience: task.patience,
       validation_metric: task.validation_metric,

@@ -56,16 +56,11 @@ local st = import '../sequence_tagging/sequence_tagging.libsonnet';
     cross_entropy_weight: 4.0,
     oracle: { type: 'token-accuracy' },
     optimizer: seal.adam(lr) + { parameter_groups: [[['.*transformer_model.*'], { lr: transformer_lr }]] },
+    // srl_bert's schedule: a short linear warm-up, then a linear decay, per batch.
+    scheduler: { type: 'slanted_triangular' },
   },
 
   methods: seal.methods,
 
-  // Every module: the task's optimizer and srl_bert's slanted-triangular schedule (a short linear
-  // warm-up, then a linear decay), per batch.
-  config(task, method):: seal.config(task, method) + {
-    trainer+: {
-      optimizers: { [name]: task.optimizer for name in std.objectFields(super.optimizers) },
-      learning_rate_schedulers: { [name]: { type: 'slanted_triangular' } for name in std.objectFields(super.optimizers) },
-    },
-  },
+  config:: seal.config,
 }

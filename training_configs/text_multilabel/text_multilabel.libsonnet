@@ -91,10 +91,5 @@ local seal = import '../seal.libsonnet';
 
   methods: seal.methods,
 
-  config(dataset, net, method)::
-    local task = $.task(dataset, net);
-    seal.config(task, method) + {
-      vocabulary: task.vocabulary,
-      trainer+: { optimizers: { [name]: task.optimizer for name in std.objectFields(super.optimizers) } },
-    },
+  config(dataset, net, method):: seal.config($.task(dataset, net), method),
 }
