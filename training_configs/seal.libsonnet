@@ -83,8 +83,13 @@
     evaluate_on_test: true,
     [if std.objectHas(task, 'vocabulary') then 'vocabulary']: task.vocabulary,
     model: method.model(task),
-    data_loader: { batch_size: task.batch_size, shuffle: true },
-    validation_data_loader: { batch_size: 256, shuffle: false },
+    // `bucket_by` (a list of field names): batches of similar lengths, so that little padding is run.
+    data_loader: if std.objectHas(task, 'bucket_by')
+    then { batch_sampler: { type: 'bucket', batch_size: task.batch_size, sorting_keys: task.bucket_by } }
+    else { batch_size: task.batch_size, shuffle: true },
+    validation_data_loader: if std.objectHas(task, 'bucket_by')
+    then { batch_sampler: { type: 'bucket', batch_size: 256, sorting_keys: task.bucket_by, shuffle: false } }
+    else { batch_size: 256, shuffle: false },
     trainer: if std.objectHas(method, 'plain_optimizer') then {
       type: 'gradient_descent',
       optimizer: method.plain_optimizer,

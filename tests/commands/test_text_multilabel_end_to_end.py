@@ -32,6 +32,14 @@ def test_train_reports_example_micro_macro_f1_and_precision_at_k(trained):
         assert 0.0 <= metrics[key] <= 1.0, key
 
 
+def test_batches_are_bucketed_by_text_length(trained):
+    config = read_json(trained / "config.json")
+    for loader in ("data_loader", "validation_data_loader"):
+        assert config[loader]["batch_sampler"]["type"] == "bucket"
+        assert config[loader]["batch_sampler"]["sorting_keys"] == ["tokens"]
+    assert config["validation_data_loader"]["batch_sampler"]["shuffle"] is False
+
+
 def test_evaluate_on_the_test_file(trained, transformer, tmp_path):
     output = tmp_path / "metrics.json"
     run_allennlp("evaluate", trained / "model.tar.gz", DEBTAGS / "test.jsonl", "--output-file", output, env=transformer)
