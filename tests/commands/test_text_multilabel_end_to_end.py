@@ -51,10 +51,13 @@ def test_predict_raw_text_gives_top_labels_with_probabilities(trained, transform
     inputs.write_text(
         json.dumps({"title": "Text editor for the console", "text": "A small, fast editor with syntax highlighting."}) + "\n"
         + json.dumps({"text": "Python library to parse XML files"}) + "\n"
+        + json.dumps({"text": "vim"}) + "\n"  # one token, predicted alone: narrower than the n-gram filters
     )
     output = tmp_path / "predictions.jsonl"
     run_allennlp("predict", trained / "model.tar.gz", inputs, "--output-file", output, "--silent", env=transformer)
-    for prediction in read_json_lines(output):
+    predictions = read_json_lines(output)
+    assert len(predictions) == 3
+    for prediction in predictions:
         top = prediction["top_labels"]
         assert len(top) == 10 and {t["label"] for t in top} <= LABELS
         probabilities = [t["probability"] for t in top]

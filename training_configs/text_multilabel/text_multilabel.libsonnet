@@ -27,7 +27,8 @@ local seal = import '../seal.libsonnet';
   // max-pooled CNN n-gram filters, dropout.
   light: {
     tokenizer: { type: 'spacy', language: 'blank:en' },
-    token_indexers: { tokens: { type: 'single_id', lowercase_tokens: true } },
+    // Padded to at least 4 tokens: a batch of shorter texts would be narrower than the 4-gram filters.
+    token_indexers: { tokens: { type: 'single_id', lowercase_tokens: true, token_min_padding_length: 4 } },
     max_tokens: 256,
     vocabulary: { min_count: { tokens: 2 } },
     batch_size: 32,
