@@ -4,6 +4,7 @@ import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.modules import FeedForward, Seq2SeqEncoder, Seq2VecEncoder, TextFieldEmbedder
+from allennlp.modules.seq2vec_encoders import CnnEncoder
 from allennlp.nn.util import get_text_field_mask
 
 from seal.modules.task_nets.task_nn import TaskNN, TaskOutput, output_size
@@ -70,6 +71,7 @@ class TextClassifierTaskNN(TaskNN):
             )
         tokens: TextFieldTensors = inputs[self.tokens_field]
         mask = get_text_field_mask(tokens)
+        self._check_cnn_width(mask.shape[1])
         vectors = self.text_field_embedder(tokens)
         if self.seq2seq_encoder is not None:
             vectors = self.seq2seq_encoder(vectors, mask)
@@ -77,6 +79,15 @@ class TextClassifierTaskNN(TaskNN):
         if self.feedforward is not None:
             features = self.feedforward(features)
         return TaskOutput(self.label_layer(self.dropout(features)), None, features)
+
+    def _check_cnn_width(self, num_tokens: int) -> None:
+        if isinstance(self.seq2vec_encoder, CnnEncoder):
+            widest = max(self.seq2vec_encoder._ngram_filter_sizes)
+            if num_tokens < widest:
+                raise ConfigurationError(
+                    f"text-classifier: a batch of {num_tokens}-token texts is narrower than the cnn's "
+                    f"{widest}-gram filters; set \"token_min_padding_length\": {widest} in the token indexer"
+                )
 
 
 def _check_dimensions(stages) -> None:

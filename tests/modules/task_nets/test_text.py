@@ -62,6 +62,17 @@ def test_padding_does_not_change_a_documents_logits(seq2vec):
     torch.testing.assert_close(net(**alone).logits[0], net(**tensors).logits[1])
 
 
+def test_a_batch_narrower_than_the_cnn_filters_is_refused_unless_padded():
+    def cnn():
+        return light({"type": "cnn", "embedding_dim": 8, "num_filters": 4, "ngram_filter_sizes": [2, 3]})
+
+    vocab, short = batch([["vim"]], {"tokens": SingleIdTokenIndexer()})
+    with pytest.raises(ConfigurationError, match="token_min_padding_length.: 3"):
+        build(cnn(), vocab)(**short)
+    _, padded = batch([["vim"]], {"tokens": SingleIdTokenIndexer(token_min_padding_length=3)}, vocab)
+    assert build(cnn(), vocab)(**padded).logits.shape == (1, 3)
+
+
 def test_mean_pooling_is_the_average_of_the_real_tokens_embeddings():
     vocab, tensors = batch(DOCUMENTS, {"tokens": SingleIdTokenIndexer()})
     net = build(light({"type": "boe", "embedding_dim": 8, "averaged": True}), vocab)
