@@ -14,6 +14,8 @@ RESULTS = os.path.join(BENCHMARKS, "results")
 SECTIONS = {
     "scene": ("Multi-label: scene (6 labels, 294 features)", "test example-F1, 5 seeds"),
     "debtags-bow": ("Multi-label: debtags-bow (379 labels, 2000 binary word features)", "test example-F1"),
+    "debtags-light": ("Text multi-label: debtags (379 labels), word embeddings + CNN trained from scratch",
+                      "test example-F1"),
     "wnut16": ("NER: WNUT-16 (our split of the shared-task training set)", "test span F1 (BIOUL spans)"),
     "ocr": ("Handwritten words: OCR letters (train folds 2-9, test fold 0)", "test letter accuracy"),
     "srl-fixtures": ("SRL: the hand-written CoNLL-2012 fixtures, tiny random BERT (a pipeline check, not a ranking)",
