@@ -75,6 +75,10 @@
     local optimizers = if std.objectHas(task, 'optimizer') && std.objectHas(method, 'optimizers')
     then { [name]: task.optimizer for name in std.objectFields(method.optimizers) }
     else if std.objectHas(method, 'optimizers') then method.optimizers else {};
+    // `bucket_by` (a list of field names): batches of similar lengths, so that little padding is run.
+    local loader(batch_size, shuffle) = if std.objectHas(task, 'bucket_by')
+    then { batch_sampler: { type: 'bucket', batch_size: batch_size, sorting_keys: task.bucket_by, shuffle: shuffle } }
+    else { batch_size: batch_size, shuffle: shuffle };
     {
     dataset_reader: task.reader,
     train_data_path: task.train,
@@ -83,13 +87,8 @@
     evaluate_on_test: true,
     [if std.objectHas(task, 'vocabulary') then 'vocabulary']: task.vocabulary,
     model: method.model(task),
-    // `bucket_by` (a list of field names): batches of similar lengths, so that little padding is run.
-    data_loader: if std.objectHas(task, 'bucket_by')
-    then { batch_sampler: { type: 'bucket', batch_size: task.batch_size, sorting_keys: task.bucket_by } }
-    else { batch_size: task.batch_size, shuffle: true },
-    validation_data_loader: if std.objectHas(task, 'bucket_by')
-    then { batch_sampler: { type: 'bucket', batch_size: 256, sorting_keys: task.bucket_by, shuffle: false } }
-    else { batch_size: 256, shuffle: false },
+    data_loader: loader(task.batch_size, shuffle=true),
+    validation_data_loader: loader(256, shuffle=false),
     trainer: if std.objectHas(method, 'plain_optimizer') then {
       type: 'gradient_descent',
       optimizer: method.plain_optimizer,

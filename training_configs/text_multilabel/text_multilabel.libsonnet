@@ -16,8 +16,8 @@ local seal = import '../seal.libsonnet';
     label_file: '../shared/data/debtags/labels.txt',
     text_fields: ['title', 'text'],
     label_field: 'labels',
-    // Dev example-F1 of the light net levels off within ~8 epochs; 12 keeps 5 seeds x 2 methods
-    // within a few core-hours.
+    // 12 epochs keep 5 seeds x 2 methods of the light net within a few core-hours; its dev
+    // example-F1 is still rising slowly then (model_cards/debtags_text.md).
     num_epochs: 12,
     patience: 3,
     score_hidden_dim: 200,
