@@ -1,0 +1,1 @@
+from seal.modules.token_embedders.frozen_cached import FrozenCachedEmbedder

@@ -1,0 +1,124 @@
+import pytest
+import torch
+from allennlp.common import Params
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Batch, Instance, Token, Vocabulary
+from allennlp.data.fields import TextField
+from allennlp.data.token_indexers import PretrainedTransformerIndexer, PretrainedTransformerMismatchedIndexer
+from allennlp.modules.token_embedders import TokenEmbedder
+
+from seal.modules.token_embedders import frozen_cached
+from seal.modules.token_embedders.frozen_cached import FrozenCachedEmbedder
+
+TEXTS = [["a", "text", "editor", "for", "the", "console"], ["library"], ["the", "console", "library"]]
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory):
+    from scripts.tiny_bert import write_tiny_bert
+
+    directory = tmp_path_factory.mktemp("bert")
+    (directory / "words.txt").write_text(" ".join(w for text in TEXTS for w in text))
+    return write_tiny_bert(str(directory / "model"), [str(directory / "words.txt")], hidden=16)
+
+
+@pytest.fixture(autouse=True)
+def empty_memory():
+    frozen_cached._MEMORY.clear()
+    yield
+    frozen_cached._MEMORY.clear()
+
+
+def tensors(texts, indexer):
+    instances = [Instance({"tokens": TextField([Token(w) for w in words], {"tokens": indexer})}) for words in texts]
+    batch = Batch(instances)
+    batch.index_instances(Vocabulary())
+    return batch.as_tensor_dict()["tokens"]["tokens"]
+
+
+def wrapped(kind, bert, **extra):
+    torch.manual_seed(0)
+    inner = {"type": kind, "model_name": bert}
+    return TokenEmbedder.from_params(Params({"type": "frozen-cached", "embedder": inner, **extra}))
+
+
+class Counting(torch.nn.Module):
+    """Counts the rows the wrapped embedder is run on."""
+
+    def __init__(self, embedder):
+        super().__init__()
+        self.inner, self.rows = embedder, 0
+
+    def get_output_dim(self):
+        return self.inner.get_output_dim()
+
+    def forward(self, **inputs):
+        self.rows += inputs["mask"].size(0)
+        return self.inner(**inputs)
+
+
+@pytest.mark.parametrize(
+    "kind, indexer_class",
+    [("pretrained_transformer", PretrainedTransformerIndexer),
+     ("pretrained_transformer_mismatched", PretrainedTransformerMismatchedIndexer)],
+)
+def test_vectors_are_the_wrapped_embedders_in_eval_mode_and_zero_at_padding(bert, kind, indexer_class):
+    embedder = wrapped(kind, bert)
+    inputs = tensors(TEXTS, indexer_class(bert))
+    embedder.train()  # training mode must not switch the frozen transformer's dropout on
+    output = embedder(**inputs)
+    with torch.no_grad():
+        expected = embedder.embedder.eval()(**inputs)
+    mask = inputs["mask"]
+    assert output.shape == expected.shape == (*mask.shape, 16)
+    torch.testing.assert_close(output[mask], expected[mask])
+    assert (output[~mask] == 0).all()
+    assert not output.requires_grad and not any(p.requires_grad for p in embedder.parameters())
+
+
+def test_each_text_is_embedded_once_whatever_the_batch_padding(bert):
+    embedder = wrapped("pretrained_transformer_mismatched", bert)
+    embedder.embedder = Counting(embedder.embedder)
+    indexer = PretrainedTransformerMismatchedIndexer(bert)
+    wide = embedder(**tensors(TEXTS, indexer))
+    assert embedder.embedder.rows == 3
+    narrow = embedder(**tensors(TEXTS[1:], indexer))  # narrower padding, same texts
+    assert embedder.embedder.rows == 3
+    torch.testing.assert_close(narrow[:, : wide.size(1)][:, :3], wide[1:, :3])
+    embedder(**tensors([["a", "new", "text"]], indexer))
+    assert embedder.embedder.rows == 4
+
+
+def test_the_disk_cache_serves_a_new_process_and_is_named_by_the_weights(bert, tmp_path):
+    indexer = PretrainedTransformerIndexer(bert)
+    inputs = tensors(TEXTS, indexer)
+    first = wrapped("pretrained_transformer", bert, cache_directory=str(tmp_path))
+    expected = first(**inputs)
+    frozen_cached._MEMORY.clear()  # as if in a new process
+    second = wrapped("pretrained_transformer", bert, cache_directory=str(tmp_path))
+    assert second.fingerprint() == first.fingerprint()  # taken before the counting wrapper renames the weights
+    second.embedder = Counting(second.embedder)
+    torch.testing.assert_close(second(**inputs), expected)
+    assert second.embedder.rows == 0
+    other = wrapped("pretrained_transformer", bert, cache_directory=str(tmp_path))
+    with torch.no_grad():
+        next(other.embedder.parameters()).add_(1.0)
+    assert other.fingerprint() != first.fingerprint()
+    assert not torch.allclose(other(**inputs), expected)
+    assert len(list(tmp_path.glob("frozen-*.lmdb"))) == 2
+
+
+def test_float16_storage_is_close(bert):
+    inputs = tensors(TEXTS, PretrainedTransformerIndexer(bert))
+    full = wrapped("pretrained_transformer", bert)(**inputs)
+    half = wrapped("pretrained_transformer", bert, storage_dtype="float16")(**inputs)
+    assert half.dtype == torch.float32
+    torch.testing.assert_close(half, full, atol=1e-2, rtol=1e-2)
+
+
+def test_an_embedder_without_a_mask_is_refused(bert):
+    embedder = FrozenCachedEmbedder(torch.nn.Identity())
+    with pytest.raises(ConfigurationError, match="needs the indexer's 'mask'"):
+        embedder(tokens=torch.ones(2, 3, dtype=torch.long))
+    with pytest.raises(ConfigurationError, match="storage_dtype"):
+        FrozenCachedEmbedder(torch.nn.Identity(), storage_dtype="int8")
