@@ -5,3 +5,4 @@ from seal.modules.structured_scores.sequence import (
     SelfAttentionSequenceScore,
     SkipChainScore,
 )
+from seal.modules.structured_scores.combined import SumScore
