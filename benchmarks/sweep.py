@@ -6,6 +6,8 @@ Usage:
       [--seeds 1 2] [--jobs 2]
 GRID.json maps a short name to an override object with dotted keys (AllenNLP replaces nested
 objects given in -o rather than merging them), e.g. {"k3": {"trainer.num_steps.score_nn": 3}}.
+--metric names the validation / test metric of the table (default example_f1; f1-measure-overall
+for span F1, accuracy for letters).
 """
 import argparse
 import json
@@ -44,6 +46,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "sweep"))
+    parser.add_argument("--metric", default="example_f1")
     args = parser.parse_args()
     with open(args.grid) as handle:
         grid = json.load(handle)
@@ -54,12 +57,13 @@ def main():
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as out:
         out.write(f"# Sweep of `{args.config}`\n\nCommand: `{' '.join(sys.argv)}`\n\n")
-        out.write("| name | seed | best dev example-F1 | test example-F1 | best epoch | wall s | overrides |\n|---|---|---|---|---|---|---|\n")
+        out.write(f"| name | seed | best dev {args.metric} | test {args.metric} | best epoch | wall s | overrides |\n"
+                  "|---|---|---|---|---|---|---|\n")
         for (name, seed, metrics, seconds), job in zip(results, jobs):
             if metrics is None:
                 out.write(f"| {name} | {seed} | failed | | | {seconds:.0f} | `{json.dumps(job[2])}` |\n")
                 continue
-            out.write(f"| {name} | {seed} | {metrics['best_validation_example_f1']:.4f} | {metrics['test_example_f1']:.4f} "
+            out.write(f"| {name} | {seed} | {metrics['best_validation_' + args.metric]:.4f} | {metrics['test_' + args.metric]:.4f} "
                       f"| {metrics['best_epoch']} | {seconds:.0f} | `{json.dumps(job[2])}` |\n")
     print(open(args.out).read())
 
