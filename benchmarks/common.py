@@ -16,10 +16,11 @@ RESULTS = os.path.join(ROOT, "benchmarks", "results")
 
 
 def data_paths(config: str) -> dict:
-    """train/dev/test paths of a config (relative paths resolved from the repo root)."""
+    """train/dev/test paths of a config (relative paths resolved from the repo root).  The
+    environment gives the config's external variables, as for `allennlp train`."""
     import _jsonnet
 
-    evaluated = json.loads(_jsonnet.evaluate_file(config))
+    evaluated = json.loads(_jsonnet.evaluate_file(config, ext_vars=dict(os.environ)))
     keys = {"train": "train_data_path", "dev": "validation_data_path", "test": "test_data_path"}
     return {split: os.path.join(ROOT, evaluated[key]) for split, key in keys.items()}
 

@@ -10,7 +10,8 @@ Writes `benchmarks/results/<dataset>.{json,md,png}`.
 Set OMP_NUM_THREADS=1 to time every method on one core (as in RESULTS.md).
 
 Usage: .venv/bin/python benchmarks/multilabel.py --dataset scene [--seeds 1 2 3 4 5] [--methods ...] [--no-peers]
-Text data sets (training_configs/text_multilabel/): --dataset debtags-light, or debtags-minilm with
+Text data sets (training_configs/text_multilabel/): --dataset debtags-light, or debtags-minilm (fine-tuned)
+or debtags-minilm-frozen (frozen, its vectors cached in runs/frozen_features) with
 TRANSFORMER_MODEL=$(.venv/bin/python scripts/minilm_dir.py); no scikit-learn peers for them.
 """
 import argparse
@@ -32,7 +33,8 @@ CONFIGS = {
     "scene": ("multilabel", "scene"),
     "debtags-bow": ("multilabel", "debtags_bow"),
     "debtags-light": ("text_multilabel", "debtags_light"),  # text, word embeddings + CNN
-    "debtags-minilm": ("text_multilabel", "debtags_minilm"),  # text, MiniLM from $TRANSFORMER_MODEL
+    "debtags-minilm": ("text_multilabel", "debtags_minilm"),  # text, MiniLM from $TRANSFORMER_MODEL, fine-tuned
+    "debtags-minilm-frozen": ("text_multilabel", "debtags_minilm_frozen"),  # frozen MiniLM (cached) + MLP
 }
 ARFF = ("scene", "debtags-bow")
 TEST_METRICS = ["test_example_f1", "test_micro_f1", "test_macro_f1", "test_hamming_loss"]

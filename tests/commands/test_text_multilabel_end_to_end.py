@@ -19,7 +19,8 @@ def transformer(tmp_path_factory):
     return {"TRANSFORMER_MODEL": write_tiny_bert(str(directory), [str(DEBTAGS)], hidden=32)}
 
 
-@pytest.fixture(scope="module", params=["light_cross_entropy", "light_seal_dynamic_nce", "transformer_seal_dynamic_nce"])
+@pytest.fixture(scope="module", params=["light_cross_entropy", "light_seal_dynamic_nce", "transformer_seal_dynamic_nce",
+                                              "frozen_transformer_seal_dynamic_nce"])
 def trained(request, transformer, tmp_path_factory):
     serialization_dir = tmp_path_factory.mktemp("debtags") / request.param
     run_allennlp("train", FIXTURE_CONFIGS / f"debtags_small_{request.param}.jsonnet", "-s", serialization_dir, env=transformer)
@@ -30,6 +31,21 @@ def test_train_reports_example_micro_macro_f1_and_precision_at_k(trained):
     metrics = read_json(trained / "metrics.json")
     for key in ("test_example_f1", "test_micro_f1", "test_macro_f1", "test_p@1", "test_p@3", "test_p@5", "best_validation_example_f1"):
         assert 0.0 <= metrics[key] <= 1.0, key
+
+
+def test_a_frozen_transformer_keeps_its_pretrained_weights(trained, transformer):
+    if "frozen" not in trained.name:
+        pytest.skip("the transformer of this config is fine-tuned or absent")
+    import torch
+    from transformers import AutoModel
+
+    pretrained = AutoModel.from_pretrained(transformer["TRANSFORMER_MODEL"]).state_dict()
+    weights = torch.load(trained / "best.th", map_location="cpu")
+    prefix = ".embedder.transformer_model."
+    frozen = {name.split(prefix, 1)[1]: value for name, value in weights.items() if prefix in name}
+    assert len(frozen) >= len(pretrained) // 2  # the task-net's and the loss-net's copies
+    for name, value in frozen.items():
+        torch.testing.assert_close(value, pretrained[name], msg=name)
 
 
 def test_batches_are_bucketed_by_text_length(trained):

@@ -3,6 +3,7 @@
 //   local tm = import 'text_multilabel.libsonnet';
 //   tm.config(tm.debtags, tm.light, tm.methods.seal_dynamic_nce)
 //   tm.config(tm.debtags, tm.transformer(std.extVar('TRANSFORMER_MODEL')), tm.methods.cross_entropy)
+//   tm.config(tm.debtags, tm.frozen_transformer(std.extVar('TRANSFORMER_MODEL')), tm.methods.cross_entropy)
 // The loss-net: its own copy of the task-net (local term) plus SPEN's label energy `label-mlp`
 // conditioned on that copy's document vector.
 local seal = import '../seal.libsonnet';
@@ -62,6 +63,35 @@ local seal = import '../seal.libsonnet';
     feature_dim: hidden_dim,
   },
 
+  // The same pretrained transformer as a frozen feature extractor (`frozen-cached`: each text is
+  // embedded once, its wordpiece vectors kept in memory and in an LMDB file under
+  // `cache_directory` that later runs and seeds read), mean-pooled, then a trained one-layer MLP:
+  // every epoch after the first costs about as much as a bag-of-words model, on a CPU.
+  frozen_transformer(model_name, hidden_dim=384, max_tokens=128, mlp_dim=1024, cache_directory='runs/frozen_features'):: {
+    tokenizer: { type: 'pretrained_transformer', model_name: model_name },
+    token_indexers: { tokens: { type: 'pretrained_transformer', model_name: model_name } },
+    max_tokens: max_tokens,
+    vocabulary: {},
+    batch_size: 32,
+    optimizer: seal.adam(1e-3),
+    // The network on top is small and cheap: more epochs than the light net's budget.
+    num_epochs: 30,
+    patience: 5,
+    task_nn: {
+      type: 'text-classifier',
+      text_field_embedder: { token_embedders: { tokens: {
+        type: 'frozen-cached',
+        embedder: { type: 'pretrained_transformer', model_name: model_name },
+        cache_directory: cache_directory,
+        storage_dtype: 'float16',
+      } } },
+      seq2vec_encoder: { type: 'boe', embedding_dim: hidden_dim, averaged: true },
+      feedforward: { input_dim: hidden_dim, num_layers: 1, hidden_dims: mlp_dim, activations: 'relu' },
+      dropout: 0.2,
+    },
+    feature_dim: mlp_dim,
+  },
+
   task(dataset, net):: {
     reader: {
       type: 'text-multilabel',
@@ -77,8 +107,8 @@ local seal = import '../seal.libsonnet';
     test: dataset.test,
     batch_size: net.batch_size,
     bucket_by: ['tokens'],
-    num_epochs: dataset.num_epochs,
-    patience: dataset.patience,
+    num_epochs: if std.objectHas(net, 'num_epochs') then net.num_epochs else dataset.num_epochs,
+    patience: if std.objectHas(net, 'patience') then net.patience else dataset.patience,
     validation_metric: '+example_f1',
     model_extras: { output_space: { type: 'multi-label', precision_at: [1, 3, 5], top_k: 10 } },
     task_nn: net.task_nn,
