@@ -10,6 +10,7 @@ Writes `benchmarks/results/<dataset>.{json,md,png}`.
 Set OMP_NUM_THREADS=1 to time every method on one core (as in RESULTS.md).
 
 Usage: .venv/bin/python benchmarks/sequence_tagging.py --dataset wnut16 [--seeds 1 2 3 4 5] [--methods ...]
+(--dataset wnut16-minilm: frozen MiniLM features, with MINILM_DIR=$(.venv/bin/python scripts/minilm_dir.py))
 Smoke test on the fixtures (from the repository root, where the fixture configs' data paths start):
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sequence_tagging.py --dataset ocr \\
         --config-dir fixtures/configs --config-prefix ocr_small --seeds 1 2 \\
@@ -28,6 +29,15 @@ DATASETS = {
     "wnut16": {
         "prefix": "wnut16",
         "methods": ["cross_entropy", "crf_tagger", "seal_dynamic_nce", "seal_dynamic_ssvm", "seal_static_nce", "infnet"],
+        "main": ("test_f1-measure-overall", "f1", "test span F1"),
+        "others": [("test_precision-overall", "precision"), ("test_recall-overall", "recall")],
+        "points": "F1",
+        "token": "word",
+    },
+    # The same split with frozen all-MiniLM-L6-v2 features (MINILM_DIR=$(python scripts/minilm_dir.py)).
+    "wnut16-minilm": {
+        "prefix": "wnut16_minilm",
+        "methods": ["cross_entropy", "crf_tagger", "seal_dynamic_nce"],
         "main": ("test_f1-measure-overall", "f1", "test span F1"),
         "others": [("test_precision-overall", "precision"), ("test_recall-overall", "recall")],
         "points": "F1",
