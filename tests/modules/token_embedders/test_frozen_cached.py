@@ -122,3 +122,14 @@ def test_an_embedder_without_a_mask_is_refused(bert):
         embedder(tokens=torch.ones(2, 3, dtype=torch.long))
     with pytest.raises(ConfigurationError, match="storage_dtype"):
         FrozenCachedEmbedder(torch.nn.Identity(), storage_dtype="int8")
+
+
+def test_forgetting_and_leaving_the_disk_make_the_transformer_run_again(bert, tmp_path):
+    inputs = tensors(TEXTS, PretrainedTransformerIndexer(bert))
+    embedder = wrapped("pretrained_transformer", bert, cache_directory=str(tmp_path))
+    expected = embedder(**inputs)
+    embedder.without_disk_cache()
+    embedder.embedder = Counting(embedder.embedder)
+    frozen_cached.forget_all()
+    torch.testing.assert_close(embedder(**inputs), expected)
+    assert embedder.embedder.rows == 3
