@@ -1,0 +1,41 @@
+"""Every shipped config under training_configs/ evaluates (external variables from the
+environment, as `allennlp train` reads them) and names registered components: a typo in a type
+name or a broken libsonnet import fails here instead of at the start of someone's long run."""
+import json
+from pathlib import Path
+
+import _jsonnet
+import pytest
+from allennlp.common import Params
+from allennlp.data import DatasetReader
+from allennlp.models import Model
+from allennlp.training import Trainer
+
+import seal  # noqa: F401  registers the components
+from tests.util import REPO_ROOT
+
+CONFIGS = sorted((REPO_ROOT / "training_configs").rglob("*.jsonnet"))
+EXTERNAL = {"TRANSFORMER_MODEL": "bert-base-uncased", "MINILM_DIR": "bert-base-uncased"}
+
+
+def evaluate(config: Path) -> dict:
+    return json.loads(_jsonnet.evaluate_file(str(config), ext_vars=EXTERNAL))
+
+
+def test_every_task_folder_has_configs():
+    assert {c.parent.name for c in CONFIGS} >= {"multilabel", "sequence_tagging", "text_multilabel", "training_configs"}
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: str(c.relative_to(REPO_ROOT / "training_configs")))
+def test_config_names_registered_components(config):
+    import allennlp_models.tagging  # noqa: F401  crf_tagger
+
+    evaluated = evaluate(config)
+    for key in ("train_data_path", "validation_data_path", "test_data_path"):
+        assert isinstance(evaluated[key], str) and evaluated[key]
+    assert evaluated["model"]["type"] in Model.list_available()
+    assert evaluated["trainer"]["type"] in Trainer.list_available()
+    reader = dict(evaluated["dataset_reader"])
+    assert reader["type"] in DatasetReader.list_available()
+    if "transformer" not in json.dumps(reader):  # transformer readers would load a tokenizer
+        DatasetReader.from_params(Params(reader))
