@@ -18,6 +18,11 @@ _MEMORY: Dict[str, Dict[str, torch.Tensor]] = {}
 _STORES: Dict[str, "_VectorStore"] = {}
 
 
+def forget_all() -> None:
+    """Empties the in-memory cache of every frozen-cached embedder of this process."""
+    _MEMORY.clear()
+
+
 @TokenEmbedder.register("frozen-cached")
 class FrozenCachedEmbedder(TokenEmbedder):
     """A token embedder used as a fixed feature extractor (typically a pretrained transformer,
@@ -120,6 +125,12 @@ class FrozenCachedEmbedder(TokenEmbedder):
             digest.update(name.encode())
             digest.update(values[:end].cpu().numpy().tobytes())
         return digest.hexdigest()
+
+    def without_disk_cache(self) -> "FrozenCachedEmbedder":
+        """Stops reading and writing the on-disk cache (e.g. to time the wrapped embedder itself)."""
+        self.fingerprint()
+        self.cache_directory, self._disk = None, None
+        return self
 
     def fingerprint(self) -> str:
         """A hash of the wrapped embedder's weights (and the storage type), computed once."""
