@@ -3,6 +3,7 @@ its metrics.json, timing an archived model on a test file, summarising over seed
 `<results>/<dataset>.{json,md,png}`.  The task scripts (multilabel.py, sequence_tagging.py) say
 which configs, metrics and units they report.
 """
+import glob
 import json
 import os
 import platform
@@ -41,12 +42,33 @@ def train(config: str, method: str, seed: int, runs_dir: str, metric_keys: Seque
     with open(os.path.join(out, "metrics.json")) as handle:
         metrics = json.load(handle)
     epochs = metrics["epoch"] + 1
-    hours, minutes, seconds = metrics["training_duration"].split(":")
-    duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    duration = training_seconds(out)
     run = {"method": method, "seed": seed, "archive": os.path.join(out, "model.tar.gz")}
     run.update({key: metrics[key] for key in metric_keys})
     run.update({"best_epoch": metrics["best_epoch"], "epochs": epochs, "epoch_seconds": duration / epochs})
     return run
+
+
+def _seconds(duration: str) -> float:
+    hours, minutes, seconds = duration.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def training_seconds(serialization_dir: str) -> float:
+    """Wall time of a run's training (validation included) from its `metrics_epoch_<n>.json`
+    files.  AllenNLP restarts `training_duration` at zero when a run is resumed with `--recover`,
+    so the time is summed over the segments; a resumed segment's first epoch also pays for
+    replaying the data order of the epochs before it."""
+    epoch_files = glob.glob(os.path.join(serialization_dir, "metrics_epoch_*.json"))
+    epochs = sorted(int(name.rsplit("_", 1)[1][: -len(".json")]) for name in epoch_files)
+    finished_segments, previous = 0.0, 0.0
+    for epoch in epochs:
+        with open(os.path.join(serialization_dir, f"metrics_epoch_{epoch}.json")) as handle:
+            elapsed = _seconds(json.load(handle)["training_duration"])
+        if elapsed < previous:
+            finished_segments += previous
+        previous = elapsed
+    return finished_segments + previous
 
 
 def train_all(seeds: Sequence[int], methods: Sequence[str], train_one: Callable[[str, int], dict]) -> List[dict]:
