@@ -5,7 +5,8 @@ For each method and seed it runs `allennlp train training_configs/sequence_taggi
 (overall) for WNUT-16, letter and word accuracy for OCR.  Afterwards, in this one process, it loads
 each method's first-seed archive and times its test-time tagger on the whole test set in tokens
 (real positions: words for WNUT-16, letters for OCR) per second.
-Writes `benchmarks/results/<dataset>.{json,md,png}`.
+Writes `benchmarks/results/<dataset>.{json,md,png}` (`<name>.*` with --name, e.g. `--name wnut16-variants`
+for the SEAL variants that are not part of the issue's main comparison).
 
 Set OMP_NUM_THREADS=1 to time every method on one core (as in RESULTS.md).
 
@@ -99,7 +100,7 @@ def ratios(spec: dict, table) -> list:
     return lines
 
 
-def write(results_dir, dataset, spec, table, runs, seeds, command):
+def write(results_dir, name_of_results, spec, table, runs, seeds, command):
     _, name, label = spec["main"]
     columns = (["method", "seeds", f"{label} (mean ± std)"] + [other for _, other in spec["others"]] +
                ["epochs run", "best epoch (1-based)", "s / epoch (incl. validation)", f"test tokens ({spec['token']}s) / s"])
@@ -109,7 +110,7 @@ def write(results_dir, dataset, spec, table, runs, seeds, command):
             for e in table]
     lines = common.table(columns, rows) + [""] + ratios(spec, table)
     bars = [{"name": e["method"], "mean": e[f"{name}_mean"], "std": e[f"{name}_std"]} for e in table]
-    common.write(results_dir, dataset, command, seeds, {"summary": table, "runs": runs}, lines, bars, label)
+    common.write(results_dir, name_of_results, command, seeds, {"summary": table, "runs": runs}, lines, bars, label)
 
 
 def main():
@@ -123,6 +124,9 @@ def main():
     parser.add_argument("--config-dir", default=os.path.join(ROOT, "training_configs", "sequence_tagging"))
     parser.add_argument("--config-prefix", default=None, help="default: the data set's (wnut16, ocr)")
     parser.add_argument("--results-dir", default=common.RESULTS)
+    parser.add_argument("--name", default=None,
+                        help="the results' file name, <name>.{json,md,png} (default: the data set); "
+                             "e.g. wnut16-variants for a table of the other SEAL variants")
     args = parser.parse_args()
     spec = DATASETS[args.dataset]
     methods = args.methods or spec["methods"]
@@ -144,7 +148,7 @@ def main():
     tests = {method: common.data_paths(config)["test"] for method, config in configs.items()}
     rates = common.rates(runs, methods,
                          lambda method, archive: common.throughput(archive, tests[method], gold_field, tokens))
-    write(args.results_dir, args.dataset, spec, summarise(spec, methods, runs, rates), runs, args.seeds, command)
+    write(args.results_dir, args.name or args.dataset, spec, summarise(spec, methods, runs, rates), runs, args.seeds, command)
 
 
 if __name__ == "__main__":

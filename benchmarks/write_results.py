@@ -19,6 +19,8 @@ SECTIONS = {
     "debtags-minilm-frozen": ("Text multi-label: debtags (379 labels), frozen all-MiniLM-L6-v2 (cached) + a trained MLP",
                               "test example-F1"),
     "wnut16": ("NER: WNUT-16 (our split of the shared-task training set)", "test span F1 (BIOUL spans)"),
+    "wnut16-variants": ("NER: WNUT-16, the other SEAL variants and inference networks (same split, features and loss-net)",
+                        "test span F1 (BIOUL spans)"),
     "wnut16-minilm": ("NER: WNUT-16, frozen all-MiniLM-L6-v2 features (cached) + BiLSTM", "test span F1 (BIOUL spans)"),
     "ocr": ("Handwritten words: OCR letters (train folds 2-9, test fold 0)", "test letter accuracy"),
     "srl-fixtures": ("SRL: the hand-written CoNLL-2012 fixtures, tiny random BERT (a pipeline check, not a ranking)",

@@ -1,0 +1,29 @@
+"""The sequence-labelling benchmark end to end on the OCR fixture (benchmarks/sequence_tagging.py)."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def test_benchmark_trains_times_and_writes_its_table_under_the_given_name(tmp_path):
+    # Run from the repository root: the fixture configs' data paths start there.
+    command = [sys.executable, "benchmarks/sequence_tagging.py", "--dataset", "ocr",
+               "--config-dir", "fixtures/configs", "--config-prefix", "ocr_small",
+               "--methods", "cross_entropy", "--seeds", "1",
+               "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"),
+               "--name", "ocr-smoke"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+
+    assert sorted(os.listdir(tmp_path / "results")) == ["ocr-smoke.json", "ocr-smoke.md", "ocr-smoke.png"]
+    with open(tmp_path / "results" / "ocr-smoke.json") as handle:
+        record = json.load(handle)
+    assert record["seeds"] == [1]
+    assert [entry["method"] for entry in record["summary"]] == ["cross_entropy"]
+    (run,) = record["runs"]
+    assert 0.0 <= run["test_accuracy"] <= 1.0 and run["epochs"] >= 1
+    assert record["summary"][0]["tokens_per_second"] > 0
+    table = (tmp_path / "results" / "ocr-smoke.md").read_text()
+    assert "--name ocr-smoke" in table and "| cross_entropy | 1 |" in table
