@@ -39,3 +39,21 @@ def test_config_names_registered_components(config):
     assert reader["type"] in DatasetReader.list_available()
     if "transformer" not in json.dumps(reader):  # transformer readers would load a tokenizer
         DatasetReader.from_params(Params(reader))
+
+
+def test_entropy_weight_adds_a_negative_entropy_term_to_the_seal_task_net_loss():
+    """`entropy_weight` of a task: SEAL's task-net loss becomes energy + w_ce * CE + tau * (-H);
+    without it the loss is the shipped energy + CE."""
+    libsonnet = REPO_ROOT / "training_configs" / "sequence_tagging" / "sequence_tagging.libsonnet"
+
+    def task_nn_loss(extra: str) -> dict:
+        snippet = (f"local st = import '{libsonnet}'; "
+                   f"st.config(st.datasets.wnut16 + {extra}, st.methods.seal_dynamic_nce)")
+        return json.loads(_jsonnet.evaluate_snippet("snippet", snippet))["model"]["task_nn_loss"]
+
+    plain = task_nn_loss("{}")
+    assert [loss["type"] for loss in plain["losses"]] == ["energy", "cross-entropy"] and plain["weights"] == [1, 1]
+    tempered = task_nn_loss("{ entropy_weight: 0.5 }")
+    assert [loss["type"] for loss in tempered["losses"]] == ["energy", "cross-entropy", "negative-entropy"]
+    assert tempered["weights"] == [1, 1, 0.5]
+    assert Params(tempered).pop("type") == "weighted-sum"

@@ -7,6 +7,8 @@
 //   score_steps                       loss-net updates per task-net update in SEAL-dynamic
 //   normalize_energy                  divide the energy by the number of decisions
 //   cross_entropy_weight (optional)   of the task-net's cross-entropy beside the energy in SEAL
+//   entropy_weight (optional)         tau of a `negative-entropy` term in SEAL's task-net loss
+//                                     (the free energy E_q[-s] - tau H(q)); default 0, no term
 //   optimizer (optional)              every trained module's optimizer instead of the method's
 //   scheduler (optional)              a learning-rate scheduler for every trained module
 //   vocabulary (optional)             AllenNLP's vocabulary options
@@ -29,10 +31,13 @@
         task_nn: task.task_nn,
         score_nn: task.score_nn,
         score_nn_loss: if score_nn_loss.type == 'margin' then with_oracle(task, score_nn_loss) else score_nn_loss,
+        local entropy_weight = if std.objectHas(task, 'entropy_weight') then task.entropy_weight else 0,
         task_nn_loss: {
           type: 'weighted-sum',
-          losses: [{ type: 'energy', normalize: task.normalize_energy }, { type: 'cross-entropy' }],
-          weights: [1.0, if std.objectHas(task, 'cross_entropy_weight') then task.cross_entropy_weight else cross_entropy_weight],
+          losses: [{ type: 'energy', normalize: task.normalize_energy }, { type: 'cross-entropy' }]
+                  + (if entropy_weight != 0 then [{ type: 'negative-entropy' }] else []),
+          weights: [1.0, if std.objectHas(task, 'cross_entropy_weight') then task.cross_entropy_weight else cross_entropy_weight]
+                   + (if entropy_weight != 0 then [entropy_weight] else []),
         },
       },
       optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },

@@ -54,6 +54,30 @@ class EnergyLoss(Loss):
         return -objective.mean()
 
 
+@Loss.register("negative-entropy")
+class NegativeEntropyLoss(Loss):
+    """Minus the entropy of the task-net's factorised distribution, `-H(p(x))`, divided by the
+    number of decisions (labels, or unpadded tokens) and averaged over the batch; differentiable in
+    the task-net.
+
+    Why: a score-net trained by `nce-ranking` (with its proposal correction) models a log-density,
+    `s(x, y) ~ log p_s(y | x) + c(x)`.  The energy of the relaxed output is then the expected
+    `-log p_s` under the task-net's distribution `q` (exactly so for local and linear-chain terms),
+    and minimising it alone drives `q` to the mode of `p_s`: a NER task-net learns to tag `O`
+    wherever an entity is uncertain.  `energy + tau * negative-entropy` is the free energy
+    `E_q[-s] - tau H(q)`, which for `tau = 1` is `KL(q || p_s)` up to a constant: the task-net then
+    matches `p_s` instead of collapsing onto its mode.  Use it with a normalised energy, so that
+    both are per decision.
+    """
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        logits = inputs.require_task_logits("negative-entropy")
+        y = task_probabilities(inputs, "negative-entropy")
+        negative_entropy = inputs.output_space.log_probability(logits, y, inputs.mask).squeeze(1)
+        decisions = inputs.output_space.num_decisions(inputs.mask, inputs.labels).clamp_min(1)
+        return (negative_entropy / decisions).mean()
+
+
 @Loss.register("weighted-sum")
 class WeightedSumLoss(Loss):
     """`sum_i weights[i] * losses[i]`; e.g. SEAL's task-net loss: energy + w * cross-entropy."""

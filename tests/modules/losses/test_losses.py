@@ -25,6 +25,7 @@ from seal.modules.losses import (
     LossInputs,
     MarginLoss,
     NCERankingLoss,
+    NegativeEntropyLoss,
     WeightedSumLoss,
 )
 from seal.modules.oracles import F1Oracle, HammingOracle, OracleValue
@@ -218,6 +219,21 @@ def test_cross_entropy_without_task_net_raises():
 
 
 # ---- energy ------------------------------------------------------------------------------------
+def test_negative_entropy_by_hand():
+    # p = (3/4, 1/2): -(h(3/4) + log 2) / 2 labels, h the binary entropy
+    h = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    inputs = make_inputs([[0, 1]], with_score=False)
+    loss = NegativeEntropyLoss()(inputs)
+    assert loss.item() == pytest.approx(-(h + math.log(2.0)) / 2, abs=1e-6)
+
+
+def test_negative_entropy_gradient_is_logit_times_bernoulli_variance():
+    """d(-h(sigmoid z))/dz = z p (1 - p): (log 3 * 3/16, 0) / 2 labels for z = (log 3, 0)."""
+    inputs = make_inputs([[0, 1]], with_score=False)
+    NegativeEntropyLoss()(inputs).backward()
+    torch.testing.assert_close(inputs.task_logits.grad, torch.tensor([[math.log(3.0) * 3 / 32, 0.0]]))
+
+
 def test_energy_is_minus_score_of_task_probabilities():
     inputs = make_inputs([[0, 1], [1, 0]])
     assert EnergyLoss()(inputs).item() == pytest.approx(-S_P, abs=1e-6)

@@ -29,6 +29,7 @@ that carries garbage logits:
 
 (the end score reads the last *real* position, 1, not the padded position 2).
 """
+import itertools
 import math
 
 import pytest
@@ -42,6 +43,7 @@ from seal.modules.losses import (
     LossInputs,
     MarginLoss,
     NCERankingLoss,
+    NegativeEntropyLoss,
     WeightedSumLoss,
 )
 from seal.modules.oracles import SpanF1Oracle, TokenAccuracyOracle
@@ -154,6 +156,55 @@ def test_cross_entropy_of_a_padded_batch_is_the_mean_of_per_sentence_token_means
     assert loss == pytest.approx((CE_FIXTURE + CE_PADDED) / 2, abs=1e-6)
     assert loss == pytest.approx(0.677954, abs=1e-6)
     assert abs(loss - math.log(2.0)) > 0.01  # the per-token mean over the batch differs
+
+
+# ---- negative entropy --------------------------------------------------------------------------
+def entropy(p):
+    return -sum(x * math.log(x) for x in p)
+
+
+def test_negative_entropy_by_hand():
+    """-(H(p_0) + H(p_1) + H(p_2)) / 3 tokens, with H(p_1) = 1.5 log 2 and H(p_2) = log 3."""
+    expected = -(entropy([1 / 8, 2 / 8, 5 / 8]) + 1.5 * LOG2 + math.log(3.0)) / 3
+    assert NegativeEntropyLoss()(fixture_inputs(with_score=False)).item() == pytest.approx(expected, abs=1e-6)
+    assert expected == pytest.approx(-1.012863, abs=1e-6)
+
+
+def test_negative_entropy_of_a_padded_batch_ignores_the_padded_position():
+    alone_a = -(entropy([1 / 8, 2 / 8, 5 / 8]) + 1.5 * LOG2 + math.log(3.0)) / 3
+    alone_b = -(entropy([3 / 5, 1 / 5, 1 / 5]) + 1.5 * LOG2) / 2
+    loss = NegativeEntropyLoss()(padded_batch_inputs()).item()
+    assert loss == pytest.approx((alone_a + alone_b) / 2, abs=1e-6)
+
+
+def test_energy_plus_negative_entropy_is_the_kl_to_the_score_nets_crf_by_enumeration():
+    """With the fixture's linear-chain score-net read as a CRF, p_s(y) = exp(s(y)) / Z, the
+    per-token free energy `energy(normalize) + negative-entropy` equals
+    (KL(q || p_s) - log Z) / 3, q the task-net's factorised distribution: both sides by brute force
+    over the 27 tag sequences."""
+    inputs = fixture_inputs()
+    p = torch.softmax(torch.tensor(TASK_LOGITS), -1)
+    sequences = list(itertools.product(range(3), repeat=3))
+    y = torch.stack([one_hot(list(tags)) for tags in sequences]).unsqueeze(0)
+    scores = inputs.score(y)[0].double()
+    q = torch.tensor([float(p[0, a] * p[1, b] * p[2, c]) for a, b, c in sequences], dtype=torch.float64)
+    log_z = torch.logsumexp(scores, 0)
+    kl = (q * (q.log() - (scores - log_z))).sum()
+    free_energy = WeightedSumLoss([EnergyLoss(normalize=True), NegativeEntropyLoss()])(inputs)
+    assert free_energy.item() == pytest.approx(((kl - log_z) / 3).item(), abs=1e-5)
+
+
+def test_negative_entropy_gradient_flattens_the_task_net():
+    """d(-H)/dz_k = p_k (log p_k - sum_j p_j log p_j) per token: zero at the uniform third token,
+    and a descent step moves the first token towards uniform."""
+    inputs = fixture_inputs(with_score=False)
+    NegativeEntropyLoss()(inputs).backward()
+    gradient = inputs.task_logits.grad[0]
+    p0 = torch.tensor([1 / 8, 2 / 8, 5 / 8])
+    expected = p0 * (p0.log() - (p0 * p0.log()).sum()) / 3
+    torch.testing.assert_close(gradient[0], expected)
+    torch.testing.assert_close(gradient[2], torch.zeros(3), atol=1e-7, rtol=0)
+    assert gradient[0, 2] > 0 > gradient[0, 0]  # the likeliest tag loses mass, the rarest gains it
 
 
 # ---- energy ------------------------------------------------------------------------------------
@@ -344,6 +395,8 @@ def _deterministic_loss(name, fixed_sampler):
         return EnergyLoss()
     if name == "energy-normalized":
         return EnergyLoss(normalize=True)
+    if name == "negative-entropy":
+        return NegativeEntropyLoss()
     if name == "energy-cost-augmented":
         return EnergyLoss(cost_augmented=accuracy)
     if name == "margin-task-net":
@@ -369,6 +422,7 @@ DETERMINISTIC_LOSSES = [
     "cross-entropy",
     "energy",
     "energy-normalized",
+    "negative-entropy",
     "energy-cost-augmented",
     "margin-task-net",
     "margin-fixed-samples",
