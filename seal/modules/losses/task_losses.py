@@ -7,6 +7,13 @@ from seal.modules.losses.loss import Loss, LossInputs, gold_outputs, task_probab
 from seal.modules.oracles.oracle import OracleValue
 
 
+def per_decision(inputs: LossInputs, values: torch.Tensor) -> torch.Tensor:
+    """Per-instance `values` `(batch,)` divided by each instance's number of decisions (labels, or
+    unpadded tokens): the scale of a per-token cross-entropy."""
+    decisions = inputs.output_space.num_decisions(inputs.mask, inputs.labels).clamp_min(1)
+    return values / decisions.to(values.dtype)
+
+
 @Loss.register("cross-entropy")
 class CrossEntropyLoss(Loss):
     """Negative log-likelihood of the gold output under the task-net's factorised distribution,
@@ -16,8 +23,7 @@ class CrossEntropyLoss(Loss):
     def forward(self, inputs: LossInputs) -> torch.Tensor:
         logits = inputs.require_task_logits("cross-entropy")
         log_likelihood = inputs.output_space.log_probability(logits, gold_outputs(inputs), inputs.mask)
-        decisions = inputs.output_space.num_decisions(inputs.mask, inputs.labels).clamp_min(1)
-        return -(log_likelihood.squeeze(1) / decisions).mean()
+        return -per_decision(inputs, log_likelihood.squeeze(1)).mean()
 
 
 @Loss.register("energy")
@@ -49,8 +55,7 @@ class EnergyLoss(Loss):
         if self.cost_augmented is not None:
             objective = objective + self.cost_augmented.task_loss(y, inputs.labels, inputs.mask)
         if self.normalize:
-            decisions = inputs.output_space.num_decisions(inputs.mask, inputs.labels).clamp_min(1)
-            objective = objective / decisions.unsqueeze(1).to(objective.dtype)
+            objective = per_decision(inputs, objective.squeeze(1)).unsqueeze(1)
         return -objective.mean()
 
 
@@ -63,8 +68,8 @@ class NegativeEntropyLoss(Loss):
     Why: a score-net trained by `nce-ranking` (with its proposal correction) models a log-density,
     `s(x, y) ~ log p_s(y | x) + c(x)`.  The energy of the relaxed output is then the expected
     `-log p_s` under the task-net's distribution `q` (exactly so for local and linear-chain terms),
-    and minimising it alone drives `q` to the mode of `p_s`: a NER task-net learns to tag `O`
-    wherever an entity is uncertain.  `energy + tau * negative-entropy` is the free energy
+    and minimising it alone drives `q` to the mode of `p_s` (for NER: towards `O` wherever an
+    entity is uncertain).  `energy + tau * negative-entropy` is the free energy
     `E_q[-s] - tau H(q)`, which for `tau = 1` is `KL(q || p_s)` up to a constant: the task-net then
     matches `p_s` instead of collapsing onto its mode.  Use it with a normalised energy, so that
     both are per decision.
@@ -74,8 +79,7 @@ class NegativeEntropyLoss(Loss):
         logits = inputs.require_task_logits("negative-entropy")
         y = task_probabilities(inputs, "negative-entropy")
         negative_entropy = inputs.output_space.log_probability(logits, y, inputs.mask).squeeze(1)
-        decisions = inputs.output_space.num_decisions(inputs.mask, inputs.labels).clamp_min(1)
-        return (negative_entropy / decisions).mean()
+        return per_decision(inputs, negative_entropy).mean()
 
 
 @Loss.register("weighted-sum")
