@@ -187,7 +187,7 @@ def test_allennlp_train_with_the_extension_package(tmp_path):
         allennlp_command(), "train", CONFIG, "-s", str(serialization_dir),
         "--include-package", "seal", "--include-package", "examples.my_seal_extension",
     ]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800, env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-5000:]
     assert (serialization_dir / "model.tar.gz").is_file()
     metrics = json.loads((serialization_dir / "metrics.json").read_text())

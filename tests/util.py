@@ -32,11 +32,13 @@ def configured_num_steps(config: Path = SEAL_CONFIG) -> Dict[str, int]:
 
 
 def run_allennlp(
-    *args: Union[str, Path], timeout: float = 600, env: Optional[Dict[str, str]] = None
+    *args: Union[str, Path], timeout: float = 1800, env: Optional[Dict[str, str]] = None
 ) -> subprocess.CompletedProcess:
     """Runs `allennlp ARGS --include-package seal` in the repository root (the configs' data paths
     are relative to it), with `env` added to the environment (jsonnet's external variables), and
-    fails with the end of its output unless it exits with 0."""
+    fails with the end of its output unless it exits with 0.  `timeout` only guards against a hung
+    process: a fixture run takes a minute or two alone, but more than 600 s was seen on 2 cores
+    shared with a dozen training jobs."""
     command = [str(ALLENNLP), *map(str, args), "--include-package", "seal"]
     environment = {**os.environ, **(env or {})}
     process = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=environment)
