@@ -17,6 +17,7 @@ from examples.my_seal_extension import LabelCountScore, NoisyGoldSampler
 from seal.modules.output_spaces import MultiLabelOutputSpace
 from seal.modules.samplers import Sampler, SamplingContext
 from seal.modules.structured_scores import StructuredScore
+from tests.util import HANG_GUARD_SECONDS
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = "examples/my_seal_extension/scene_small_my_components.jsonnet"
@@ -187,7 +188,7 @@ def test_allennlp_train_with_the_extension_package(tmp_path):
         allennlp_command(), "train", CONFIG, "-s", str(serialization_dir),
         "--include-package", "seal", "--include-package", "examples.my_seal_extension",
     ]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800, env=dict(os.environ))
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=HANG_GUARD_SECONDS, env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-5000:]
     assert (serialization_dir / "model.tar.gz").is_file()
     metrics = json.loads((serialization_dir / "metrics.json").read_text())

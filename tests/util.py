@@ -31,14 +31,17 @@ def configured_num_steps(config: Path = SEAL_CONFIG) -> Dict[str, int]:
     return {module: num_steps.get(module, 1) for module in ("score_nn", "task_nn")}
 
 
+# Only guards against a hung `allennlp` subprocess: a fixture run takes a minute or two alone, but
+# more than 600 s was seen on 2 cores shared with a dozen training jobs.
+HANG_GUARD_SECONDS = 1800
+
+
 def run_allennlp(
-    *args: Union[str, Path], timeout: float = 1800, env: Optional[Dict[str, str]] = None
+    *args: Union[str, Path], timeout: float = HANG_GUARD_SECONDS, env: Optional[Dict[str, str]] = None
 ) -> subprocess.CompletedProcess:
     """Runs `allennlp ARGS --include-package seal` in the repository root (the configs' data paths
     are relative to it), with `env` added to the environment (jsonnet's external variables), and
-    fails with the end of its output unless it exits with 0.  `timeout` only guards against a hung
-    process: a fixture run takes a minute or two alone, but more than 600 s was seen on 2 cores
-    shared with a dozen training jobs."""
+    fails with the end of its output unless it exits with 0."""
     command = [str(ALLENNLP), *map(str, args), "--include-package", "seal"]
     environment = {**os.environ, **(env or {})}
     process = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=environment)
