@@ -9,6 +9,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -210,3 +211,23 @@ def plot(path: str, dataset: str, bars: List[dict], ylabel: str) -> None:
     ax.set_title(f"{dataset}: mean ± std over seeds")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def named_archives(arguments: Sequence[str]) -> List[tuple]:
+    """`NAME=path/to/model.tar.gz` command-line arguments -> [(name, path), ...]."""
+    pairs = [argument.split("=", 1) for argument in arguments]
+    bad = [argument for argument, pair in zip(arguments, pairs) if len(pair) != 2]
+    if bad:
+        raise SystemExit(f"expected NAME=ARCHIVE, got {bad}")
+    return [tuple(pair) for pair in pairs]
+
+
+def report(body: Sequence[str], out: Optional[str] = None) -> str:
+    """`body` (markdown lines) under the command line and the machine; printed, and written to `out`."""
+    text = "\n".join([f"Command: `{' '.join(['python'] + sys.argv)}`  ", f"Machine: {machine()}  ", "", *body]) + "\n"
+    print(text)
+    if out:
+        with open(out, "w") as handle:
+            handle.write(text)
+    return text
+

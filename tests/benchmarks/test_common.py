@@ -27,3 +27,17 @@ def test_training_seconds_sums_the_segments_of_a_recovered_run(tmp_path):
                             "0:00:12", "0:01:02"])
     # epoch files sort numerically, not as strings (10, 11 after 9)
     assert common.training_seconds(str(tmp_path)) == pytest.approx(50 + 55 + 62)
+
+
+def test_named_archives_split_at_the_first_equals_sign_and_reject_a_bare_path():
+    assert common.named_archives(["ce=runs/a=b/model.tar.gz"]) == [("ce", "runs/a=b/model.tar.gz")]
+    with pytest.raises(SystemExit, match="NAME=ARCHIVE"):
+        common.named_archives(["runs/model.tar.gz"])
+
+
+def test_report_puts_the_command_and_machine_above_the_body_and_writes_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["benchmarks/x.py", "--flag"])
+    text = common.report(["| a |"], str(tmp_path / "out.md"))
+    lines = text.splitlines()
+    assert lines[0] == "Command: `python benchmarks/x.py --flag`  " and lines[1].startswith("Machine: ")
+    assert lines[-1] == "| a |" and (tmp_path / "out.md").read_text() == text
