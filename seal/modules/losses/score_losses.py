@@ -24,15 +24,20 @@ class NCERankingLoss(Loss):
     # Parameters
     num_samples : `int`, optional (default = `10`)
         K, the number of discrete samples drawn from the task-net per instance.
+    temperature : `float`, optional (default = `1.0`)
+        The noise is the task-net's distribution at this temperature (`logits / temperature`), for
+        the samples and for every `log q`, the gold's included; above 1 the samples contain the
+        outputs the task-net finds unlikely more often.
     """
 
-    def __init__(self, num_samples: int = 10) -> None:
+    def __init__(self, num_samples: int = 10, temperature: float = 1.0) -> None:
         super().__init__()
-        self.sampler = DiscreteSampler(num_samples)
+        self.sampler = DiscreteSampler(num_samples, temperature)
+        self.temperature = temperature
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
         score = inputs.require_score("nce-ranking")
-        logits = inputs.require_task_logits("nce-ranking").detach()
+        logits = inputs.require_task_logits("nce-ranking").detach() / self.temperature
         gold = gold_outputs(inputs)
         gold_log_q = inputs.output_space.log_probability(logits, gold, inputs.mask)
         samples = self.sampler(inputs)

@@ -40,15 +40,22 @@ class DiscreteSampler(Sampler):
 
     # Parameters
     num_samples : `int`, optional (default = `10`)
+    temperature : `float`, optional (default = `1.0`)
+        Samples are drawn from the distribution of `logits / temperature` (and their log-probabilities
+        are taken under it): above 1 flatter than the task-net's, so unlikely outputs (rare labels,
+        rare tags) are drawn more often.
     """
 
-    def __init__(self, num_samples: int = 10) -> None:
+    def __init__(self, num_samples: int = 10, temperature: float = 1.0) -> None:
         if num_samples < 1:
             raise ConfigurationError(f"num_samples must be positive, got {num_samples}")
+        if not temperature > 0:
+            raise ConfigurationError(f"sampling temperature must be positive, got {temperature}")
         self.num_samples = num_samples
+        self.temperature = temperature
 
     def __call__(self, context: SamplingContext) -> Samples:
-        logits = _require(context, "task_logits", "discrete").detach()
+        logits = _require(context, "task_logits", "discrete").detach() / self.temperature
         space = context.output_space
         y = space.sample(space.probabilities(logits), self.num_samples, context.mask)
         y = space.mask_outputs(y, context.mask)

@@ -90,6 +90,17 @@ def test_nce_ranking_loss_by_hand():
     assert expected == pytest.approx(2.18197, abs=1e-4)  # the number itself
 
 
+def test_nce_ranking_loss_at_a_temperature_corrects_the_gold_by_the_tempered_noise():
+    # task logits (log 3, 0) at temperature 2: q_T(1, 1) = sigmoid(log(3) / 2) * 1/2 = sqrt(3) / (1 + sqrt(3)) / 2
+    loss = NCERankingLoss(num_samples=1, temperature=2.0)
+    loss.sampler = FixedSampler([[[0.0, 0.0]]], [[math.log(1 / 8)]])  # its own log q, as given
+    gold_q = math.sqrt(3) / (1 + math.sqrt(3)) / 2
+    r = [-0.25 - math.log(gold_q), 0.0 - math.log(1 / 8)]
+    expected = -math.log(math.exp(r[0]) / (math.exp(r[0]) + math.exp(r[1])))
+    assert loss(make_inputs([[1, 1]])).item() == pytest.approx(expected, abs=1e-5)
+    assert NCERankingLoss(temperature=2.0).sampler.temperature == 2.0
+
+
 def test_nce_ranking_loss_with_real_deterministic_sampling():
     # logits (+30, -30): every sample is (1, 0) with log q ~ 0, the gold (1, 0) too:
     # r = (1, 1, 1) for gold + 2 samples -> loss = -log(e / 3e) = log 3

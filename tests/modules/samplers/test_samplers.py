@@ -82,6 +82,21 @@ def test_discrete_sampler_log_q_by_hand_on_saturated_logits():
     torch.testing.assert_close(samples.log_q, torch.zeros(1, 3), atol=1e-6, rtol=0)
 
 
+def test_discrete_sampler_at_a_temperature_samples_and_scores_under_the_tempered_logits():
+    torch.manual_seed(0)
+    # logits (+-4): p = 0.982 / 0.018 at temperature 1, 0.731 / 0.269 at temperature 4
+    logits = torch.tensor([[4.0, -4.0]])
+    samples = DiscreteSampler(num_samples=4000, temperature=4.0)(context(task_logits=logits))
+    torch.testing.assert_close(samples.y.mean(1), torch.sigmoid(logits / 4.0), atol=0.03, rtol=0)
+    torch.testing.assert_close(samples.log_q, SPACE.log_probability(logits / 4.0, samples.y))
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0])
+def test_discrete_sampler_rejects_a_temperature_that_is_not_positive(temperature):
+    with pytest.raises(ConfigurationError, match="temperature must be positive"):
+        DiscreteSampler(temperature=temperature)
+
+
 def test_discrete_sampler_carries_no_gradient():
     logits = torch.randn(2, 3, requires_grad=True)
     samples = DiscreteSampler(num_samples=2)(context(task_logits=logits))
