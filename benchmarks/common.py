@@ -172,6 +172,13 @@ def seal_vs_cross_entropy(by_method: Dict[str, dict], rate_key: str, cost: str =
             f"- seal_dynamic_nce epoch / cross_entropy epoch: {seal['epoch_seconds'] / ce['epoch_seconds']:.2f}x"]
 
 
+def header(command: str, seeds: Optional[Sequence[int]] = None) -> List[str]:
+    """The lines above every benchmark table: the command, the machine and (if given) the seeds."""
+    threads = os.environ.get("OMP_NUM_THREADS", "all")
+    lines = [f"Command: `{command}`  ", f"Machine: {machine()}, torch threads per process: {threads}  "]
+    return lines + ([f"Seeds: {seeds}  "] if seeds is not None else []) + [""]
+
+
 def write(results_dir: str, dataset: str, command: str, seeds: Sequence[int], record: dict,
           lines: List[str], bars: List[dict], ylabel: str) -> None:
     """Writes `<dataset>.json` (command, machine, seeds, then `record`), `<dataset>.md` (a header
@@ -180,9 +187,7 @@ def write(results_dir: str, dataset: str, command: str, seeds: Sequence[int], re
     os.makedirs(results_dir, exist_ok=True)
     with open(os.path.join(results_dir, f"{dataset}.json"), "w") as out:
         json.dump({"command": command, "machine": machine(), "seeds": seeds, **record}, out, indent=1)
-    threads = os.environ.get("OMP_NUM_THREADS", "all")
-    lines = [f"Command: `{command}`  ", f"Machine: {machine()}, torch threads per process: {threads}  ",
-             f"Seeds: {seeds}  ", ""] + lines
+    lines = header(command, seeds) + lines
     with open(os.path.join(results_dir, f"{dataset}.md"), "w") as out:
         out.write("\n".join(lines) + "\n")
     plot(os.path.join(results_dir, f"{dataset}.png"), dataset, bars, ylabel)
@@ -224,10 +229,9 @@ def named_archives(arguments: Sequence[str]) -> List[tuple]:
 
 def report(body: Sequence[str], out: Optional[str] = None) -> str:
     """`body` (markdown lines) under the command line and the machine; printed, and written to `out`."""
-    text = "\n".join([f"Command: `{' '.join(['python'] + sys.argv)}`  ", f"Machine: {machine()}  ", "", *body]) + "\n"
+    text = "\n".join(header(" ".join(["python"] + sys.argv)) + list(body)) + "\n"
     print(text)
     if out:
         with open(out, "w") as handle:
             handle.write(text)
     return text
-

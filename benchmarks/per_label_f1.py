@@ -14,6 +14,7 @@ from typing import Dict, List, Sequence
 import torch
 
 import common
+from seal.metrics.multilabel import label_f1 as f1  # importing seal registers what archives name
 
 
 def label_counts(instances, label_field: str, vocab, num_labels: int) -> torch.Tensor:
@@ -31,8 +32,6 @@ def predictions(archive: str, data_key: str = "test_data_path"):
     file its config names under `data_key`, plus the loaded archive."""
     from allennlp.data.data_loaders import SimpleDataLoader
     from allennlp.models.archival import load_archive
-
-    import seal  # noqa: F401  (registers the readers and models the archive names)
 
     loaded = load_archive(archive)
     model = loaded.model.eval()
@@ -55,12 +54,6 @@ def confusion(archive: str) -> Dict[str, torch.Tensor]:
     counts = label_counts(loaded.dataset_reader.read(loaded.config["train_data_path"]), model.label_field,
                           model.vocab, len(tp))
     return {"tp": tp.float(), "fp": fp.float(), "fn": fn.float(), "train_count": counts}
-
-
-def f1(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> torch.Tensor:
-    """Per-label F1; 0 where a label is neither predicted nor present (as macro-F1 counts it)."""
-    denominator = 2 * tp + fp + fn
-    return torch.where(denominator > 0, 2 * tp / denominator.clamp(min=1), torch.zeros_like(tp))
 
 
 def band_rows(results: Dict[str, Dict[str, torch.Tensor]], bands: Sequence[int]) -> List[List[str]]:
@@ -87,14 +80,14 @@ def main():
     if args.include_package:
         __import__(args.include_package)
     results = {name: confusion(path) for name, path in common.named_archives(args.archives)}
-    header = ["training occurrences", "labels"]
+    columns = ["training occurrences", "labels"]
     for name in results:
-        header += [f"{name} mean F1", f"{name} labels predicted"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in band_rows(results, args.bands)]
+        columns += [f"{name} mean F1", f"{name} labels predicted"]
+    lines = common.table(columns, band_rows(results, args.bands))
     for name, result in results.items():
         lines.append(f"- {name}: macro-F1 over all labels {f1(result['tp'], result['fp'], result['fn']).mean():.4f}")
     common.report(lines, args.out)
+
 
 if __name__ == "__main__":
     main()

@@ -8,13 +8,14 @@ Usage: .venv/bin/python benchmarks/threshold_sweep.py NAME=ARCHIVE [NAME=ARCHIVE
            [--thresholds 0.1 0.15 ... 0.5] [--select example_f1 macro_f1] [--out benchmarks/results/NAME.md]
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402
-from per_label_f1 import predictions  # noqa: E402
+import common
+from per_label_f1 import predictions
 
+# The table's cells after the threshold: (scores of `sweep`, metric, column).
+CELLS = [("dev", "example_f1", "dev example-F1"), ("dev", "macro_f1", "dev macro-F1"),
+         ("test", "example_f1", "test example-F1"), ("test", "macro_f1", "test macro-F1"),
+         ("test_at_0.5", "example_f1", "test example-F1 at 0.5"), ("test_at_0.5", "macro_f1", "test macro-F1 at 0.5")]
 DEFAULT_THRESHOLDS = [0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
 
 
@@ -52,15 +53,12 @@ def main():
     results = {name: sweep(path, args.thresholds, args.select) for name, path in common.named_archives(args.archives)}
     lines = [f"Thresholds tried on dev: {args.thresholds}", ""]
     for select in args.select:
-        lines += [f"| archive | threshold (best dev {select}) | dev example-F1 | dev macro-F1 | test example-F1 | "
-                  "test macro-F1 | test example-F1 at 0.5 | test macro-F1 at 0.5 |", "|---|---|---|---|---|---|---|---|"]
-        for name, by_select in results.items():
-            r = by_select[select]
-            lines.append(f"| {name} | {r['threshold']} | {r['dev']['example_f1']:.4f} | {r['dev']['macro_f1']:.4f} | "
-                         f"{r['test']['example_f1']:.4f} | {r['test']['macro_f1']:.4f} | "
-                         f"{r['test_at_0.5']['example_f1']:.4f} | {r['test_at_0.5']['macro_f1']:.4f} |")
-        lines.append("")
+        columns = ["archive", f"threshold (best dev {select})"] + [column for _, _, column in CELLS]
+        rows = [[name, r[select]["threshold"]] + [f"{r[select][split][metric]:.4f}" for split, metric, _ in CELLS]
+                for name, r in results.items()]
+        lines += common.table(columns, rows) + [""]
     common.report(lines, args.out)
+
 
 if __name__ == "__main__":
     main()

@@ -79,6 +79,13 @@ class ExampleF1(_ThresholdedRatio):
         self._denominator += f1.numel()
 
 
+def label_f1(true_pos: torch.Tensor, false_pos: torch.Tensor, false_neg: torch.Tensor) -> torch.Tensor:
+    """Per-label F1 from per-label counts (any shape, elementwise); 0 where a label has no gold and
+    no predicted positives, the convention of macro-F1 below."""
+    denominators = 2 * true_pos + false_pos + false_neg
+    return torch.where(denominators > 0, 2 * true_pos / denominators.clamp(min=1), torch.zeros_like(true_pos))
+
+
 @Metric.register("micro-macro-f1")
 class MultilabelMicroMacroF1(Metric):
     """Micro- and macro-averaged F1 over labels, plus micro precision and recall.
@@ -124,10 +131,7 @@ class MultilabelMicroMacroF1(Metric):
         # would not know num_labels, so this assumes every worker saw at least one batch.
         true_pos, false_pos, false_neg = reduce_sum(counts).double()
         tp, fp, fn = true_pos.sum().item(), false_pos.sum().item(), false_neg.sum().item()
-        denominators = 2 * true_pos + false_pos + false_neg
-        per_label_f1 = torch.where(
-            denominators > 0, 2 * true_pos / denominators.clamp(min=1), torch.zeros_like(true_pos)
-        )
+        per_label_f1 = label_f1(true_pos, false_pos, false_neg)
         result = {
             "micro_precision": ratio(tp, tp + fp),
             "micro_recall": ratio(tp, tp + fn),
