@@ -14,7 +14,8 @@ from seal.modules.samplers.sampler import Sampler
 @Loss.register("nce-ranking")
 class NCERankingLoss(Loss):
     """Noise-contrastive ranking loss (Ma & Collins, 2018) with the task-net as the noise
-    distribution q.  With gold `y*` and K samples `y_k ~ q`, and `r(y) = s(x, y) - log q(y)`:
+    distribution q.  With gold `y*` and K samples `y_k ~ q`, and `r(y) = s(x, y) - log q(y)` (the
+    proposal correction):
 
         loss = -log( exp r(y*) / (exp r(y*) + sum_k exp r(y_k)) ),  averaged over the batch.
 
@@ -28,12 +29,20 @@ class NCERankingLoss(Loss):
         The noise is the task-net's distribution at this temperature (`logits / temperature`), for
         the samples and for every `log q`, the gold's included; above 1 the samples contain the
         outputs the task-net finds unlikely more often.
+    proposal_correction : `bool`, optional (default = `True`)
+        With `False`, `r(y) = s(x, y)`: a plain ranking of the gold above the task-net's samples
+        (the `use_distance: false` variant of the SEAL code).  The score-net then no longer
+        estimates a log-density; it learns to reward what the gold has and the task-net's samples
+        lack.  With the correction, a gold output the task-net finds unlikely wins the ranking by
+        its `-log q(y*)` alone, so the score-net gets almost no gradient for exactly the labels the
+        task-net misses.
     """
 
-    def __init__(self, num_samples: int = 10, temperature: float = 1.0) -> None:
+    def __init__(self, num_samples: int = 10, temperature: float = 1.0, proposal_correction: bool = True) -> None:
         super().__init__()
         self.sampler = DiscreteSampler(num_samples, temperature)
         self.temperature = temperature
+        self.proposal_correction = proposal_correction
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
         score = inputs.require_score("nce-ranking")
@@ -42,7 +51,9 @@ class NCERankingLoss(Loss):
         gold_log_q = inputs.output_space.log_probability(logits, gold, inputs.mask)
         samples = self.sampler(inputs)
         y = torch.cat([gold, samples.y], dim=1)
-        ranking_logits = score(y) - torch.cat([gold_log_q, samples.log_q], dim=1)
+        ranking_logits = score(y)
+        if self.proposal_correction:
+            ranking_logits = ranking_logits - torch.cat([gold_log_q, samples.log_q], dim=1)
         return -torch.log_softmax(ranking_logits, dim=1)[:, 0].mean()
 
 

@@ -101,6 +101,34 @@ def test_nce_ranking_loss_at_a_temperature_corrects_the_gold_by_the_tempered_noi
     assert NCERankingLoss(temperature=2.0).sampler.temperature == 2.0
 
 
+def test_nce_ranking_loss_without_the_proposal_correction_ranks_the_raw_scores():
+    loss = NCERankingLoss(num_samples=3, proposal_correction=False)
+    loss.sampler = FixedSampler([[[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]], [[math.log(3 / 8), math.log(1 / 8), math.log(1 / 8)]])
+    # r(y) = s(y): gold (1,1) -0.25, samples (1,0) 1, (0,0) 0, (0,1) -2
+    r = [-0.25, 1.0, 0.0, -2.0]
+    expected = -math.log(math.exp(r[0]) / sum(math.exp(r_k) for r_k in r))
+    assert loss(make_inputs([[1, 1]])).item() == pytest.approx(expected, abs=1e-5)
+    assert expected == pytest.approx(1.78309, abs=1e-4)
+
+
+def test_nce_ranking_loss_without_correction_pushes_up_the_labels_the_samples_lack():
+    # gold (1,1), one sample (1,0): only label 1 differs, so only its local score gets gradient,
+    # upwards (descent raises it), by 1 - softmax weight of the gold = sigmoid(s(1,0) - s(1,1)).
+    local = torch.tensor([[1.0, -2.0]], requires_grad=True)
+    y = torch.tensor([[[1.0, 1.0], [1.0, 0.0]]])
+
+    class LocalOnly:
+        def __call__(self, outputs):
+            return (outputs * local.unsqueeze(1)).sum(-1)
+
+    inputs = LossInputs(output_space=SPACE, task_logits=torch.zeros(1, 2), labels=torch.tensor([[1, 1]]), score=LocalOnly())
+    loss = NCERankingLoss(num_samples=1, proposal_correction=False)
+    loss.sampler = FixedSampler(y[:, 1:].tolist(), [[0.0]])
+    loss(inputs).backward()
+    expected = -torch.sigmoid(torch.tensor(1.0 - (-1.0))).item()
+    torch.testing.assert_close(local.grad, torch.tensor([[0.0, expected]]))
+
+
 def test_nce_ranking_loss_with_real_deterministic_sampling():
     # logits (+30, -30): every sample is (1, 0) with log q ~ 0, the gold (1, 0) too:
     # r = (1, 1, 1) for gold + 2 samples -> loss = -log(e / 3e) = log 3
