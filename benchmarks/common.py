@@ -55,21 +55,30 @@ def _seconds(duration: str) -> float:
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
-def training_seconds(serialization_dir: str) -> float:
-    """Wall time of a run's training (validation included) from its `metrics_epoch_<n>.json`
-    files.  AllenNLP restarts `training_duration` at zero when a run is resumed with `--recover`,
-    so the time is summed over the segments; a resumed segment's first epoch also pays for
-    replaying the data order of the epochs before it."""
+def epoch_metrics(serialization_dir: str) -> List[dict]:
+    """A run's `metrics_epoch_<n>.json` files in epoch order, each with `cumulative_seconds`
+    added: the wall time of training (validation included) up to the end of that epoch.  AllenNLP
+    restarts `training_duration` at zero when a run is resumed with `--recover`, so the time is
+    summed over the segments; a resumed segment's first epoch also pays for replaying the data
+    order of the epochs before it."""
     epoch_files = glob.glob(os.path.join(serialization_dir, "metrics_epoch_*.json"))
     epochs = sorted(int(name.rsplit("_", 1)[1][: -len(".json")]) for name in epoch_files)
-    finished_segments, previous = 0.0, 0.0
+    finished_segments, previous, rows = 0.0, 0.0, []
     for epoch in epochs:
         with open(os.path.join(serialization_dir, f"metrics_epoch_{epoch}.json")) as handle:
-            elapsed = _seconds(json.load(handle)["training_duration"])
+            metrics = json.load(handle)
+        elapsed = _seconds(metrics["training_duration"])
         if elapsed < previous:
             finished_segments += previous
         previous = elapsed
-    return finished_segments + previous
+        rows.append({**metrics, "cumulative_seconds": finished_segments + elapsed})
+    return rows
+
+
+def training_seconds(serialization_dir: str) -> float:
+    """Wall time of a run's training (validation included), summed over `--recover` segments."""
+    rows = epoch_metrics(serialization_dir)
+    return rows[-1]["cumulative_seconds"] if rows else 0.0
 
 
 def train_all(seeds: Sequence[int], methods: Sequence[str], train_one: Callable[[str, int], dict]) -> List[dict]:
