@@ -97,6 +97,11 @@ def first_archive(runs: List[dict], method: str) -> str:
     return next(r["archive"] for r in runs if r["method"] == method)
 
 
+def gold_field(model) -> str:
+    """The field the gold output is in: the SEAL models' `label_field`; allennlp-models' taggers' `tags`."""
+    return getattr(model, "label_field", "tags")
+
+
 def throughput(archive: str, test_path: str, label_field: Callable[[object], str],
                units: Optional[Callable[[dict], int]] = None, repeats: int = 5) -> float:
     """Test units per second of the archived model's predictor: forward in eval mode under

@@ -60,11 +60,6 @@ def config_path(config_dir: str, prefix: str, method: str) -> str:
     return os.path.join(config_dir, f"{prefix}_{method}.jsonnet")
 
 
-def gold_field(model) -> str:
-    """The gold tags' field: the SEAL models' `label_field`; allennlp-models' crf_tagger reads `tags`."""
-    return getattr(model, "label_field", "tags")
-
-
 def tokens(batch: dict) -> int:
     """Real positions of a batch: the text field's mask (words), else the OCR letter mask."""
     from allennlp.nn.util import get_text_field_mask
@@ -147,7 +142,7 @@ def main():
 
     tests = {method: common.data_paths(config)["test"] for method, config in configs.items()}
     rates = common.rates(runs, methods,
-                         lambda method, archive: common.throughput(archive, tests[method], gold_field, tokens))
+                         lambda method, archive: common.throughput(archive, tests[method], common.gold_field, tokens))
     write(args.results_dir, args.name or args.dataset, spec, summarise(spec, methods, runs, rates), runs, args.seeds, command)
 
 
