@@ -22,6 +22,8 @@ SECTIONS = {
                                 "mean test F1 of the tags in each band (benchmarks/per_label_f1.py)"),
     "debtags-light-thresholds": ("Text multi-label: debtags, light net, decision thresholds chosen on dev (seed 1)",
                                  "test example-F1 and macro-F1 at the dev-chosen threshold (benchmarks/threshold_sweep.py)"),
+    "debtags-light-throughput": ("Text multi-label: debtags, light net, test-time throughput in alternating rounds (seed 1)",
+                                 "test documents per second and SEAL's cost against cross-entropy's (benchmarks/throughput.py)"),
     "debtags-bow-per-label": ("Multi-label: debtags-bow, per-tag test F1 by training frequency (seed 1)",
                               "mean test F1 of the tags in each band (benchmarks/per_label_f1.py)"),
     "debtags-bow-thresholds": ("Multi-label: debtags-bow, decision thresholds chosen on dev (seed 1)",
