@@ -176,14 +176,18 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
 def seal_vs_cross_entropy(by_method: Dict[str, dict], rate_key: str, cost: str = "test-time cost",
                           goal: Optional[float] = None) -> List[str]:
     """seal_dynamic_nce's test-time cost (from the `rate_key` rates) and epoch time against
-    cross_entropy's, with the issue's goal for the first where there is one."""
+    cross_entropy's, with the issue's goal for the first where there is one.  A rate that is
+    missing or None (not timed) is said to be so rather than compared."""
     seal, ce = by_method.get("seal_dynamic_nce"), by_method.get("cross_entropy")
     if not (seal and ce):
         return []
+    epochs = f"- seal_dynamic_nce epoch / cross_entropy epoch: {seal['epoch_seconds'] / ce['epoch_seconds']:.2f}x"
+    if seal.get(rate_key) is None or ce.get(rate_key) is None:
+        return [f"- seal_dynamic_nce {cost}: not timed in this run (time the archives with benchmarks/throughput.py)",
+                epochs]
     ratio = ce[rate_key] / seal[rate_key]
     note = "" if goal is None else f" (issue goal: within {goal}x: {'met' if ratio <= goal else 'not met'})"
-    return [f"- seal_dynamic_nce {cost} / cross_entropy's: {ratio:.2f}x{note}",
-            f"- seal_dynamic_nce epoch / cross_entropy epoch: {seal['epoch_seconds'] / ce['epoch_seconds']:.2f}x"]
+    return [f"- seal_dynamic_nce {cost} / cross_entropy's: {ratio:.2f}x{note}", epochs]
 
 
 def header(command: str, seeds: Optional[Sequence[int]] = None) -> List[str]:

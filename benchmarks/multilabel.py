@@ -5,11 +5,16 @@ For each method and seed it runs `allennlp train training_configs/<folder>/<pref
 process, it loads each method's first-seed archive and times its test-time predictor on the whole
 test set (the task-net alone, or gradient-based inference for spen and dvn), and fits the
 scikit-learn peers (MLPClassifier, ClassifierChain of logistic regressions) on the same split.
+A finished run (a run directory with metrics.json) is reused, so the table can be built from the
+metric files of runs made in earlier sessions (config.json, metrics*.json copied into --runs-dir);
+such runs have no archive to time, so pass --no-throughput and time archives with
+benchmarks/throughput.py.
 Writes `benchmarks/results/<dataset>.{json,md,png}`.
 
 Set OMP_NUM_THREADS=1 to time every method on one core (as in RESULTS.md).
 
 Usage: .venv/bin/python benchmarks/multilabel.py --dataset scene [--seeds 1 2 3 4 5] [--methods ...] [--no-peers]
+       [--runs-dir DIR] [--no-throughput]
 Text data sets (training_configs/text_multilabel/): --dataset debtags-light, or debtags-minilm (fine-tuned)
 or debtags-minilm-frozen (frozen, its vectors cached in runs/frozen_features) with
 TRANSFORMER_MODEL=$(.venv/bin/python scripts/minilm_dir.py); no scikit-learn peers for them.
@@ -116,7 +121,8 @@ def summarise(runs, peers, rates):
             continue
         entry = common.summary_entry(method, rows, "test_example_f1", "f1",
                                      ("epoch_seconds", "epochs", "test_micro_f1", "test_macro_f1"))
-        entry["examples_per_second"] = rates.get(method, statistics.mean(r.get("examples_per_second", 0) for r in rows))
+        timed = [r["examples_per_second"] for r in rows if "examples_per_second" in r]
+        entry["examples_per_second"] = rates.get(method, statistics.mean(timed) if timed else None)
         table.append(entry)
     return table
 
@@ -125,12 +131,16 @@ def write(results_dir, dataset, table, runs, peers, seeds, command):
     nan = float("nan")
     rows = [[e["method"], e["seeds"], f"{e['f1_mean']:.4f} ± {e['f1_std']:.4f}", f"{e.get('test_micro_f1', nan):.4f}",
              f"{e.get('test_macro_f1', nan):.4f}", f"{e.get('epochs', nan):.1f}", f"{e.get('epoch_seconds', nan):.2f}",
-             f"{e['examples_per_second']:.0f}"] for e in table]
+             rate_cell(e["examples_per_second"])] for e in table]
     lines = common.table(["method", "seeds", "test example-F1 (mean ± std)", "micro-F1", "macro-F1", "epochs run",
                           "s / epoch (incl. validation)", "test examples / s"], rows)
     bars = [{"name": e["method"].replace("sklearn ", "sk "), "mean": e["f1_mean"], "std": e["f1_std"]} for e in table]
     common.write(results_dir, dataset, command, seeds, {"summary": table, "runs": runs, "peers": peers},
                  lines + [""] + ratios(table), bars, "test example-F1")
+
+
+def rate_cell(rate) -> str:
+    return "not timed" if rate is None else f"{rate:.0f}"
 
 
 def ratios(table) -> list:
@@ -139,7 +149,7 @@ def ratios(table) -> list:
     by_method = {e["method"]: e for e in table}
     lines = common.seal_vs_cross_entropy(by_method, "examples_per_second")
     seal, spen = by_method.get("seal_dynamic_nce"), by_method.get("spen")
-    if seal and spen:
+    if seal and spen and seal["examples_per_second"] and spen["examples_per_second"]:
         lines.append(f"- seal_dynamic_nce test-time speed / spen's (GBI): "
                      f"{seal['examples_per_second'] / spen['examples_per_second']:.1f}x")
     return lines
@@ -152,7 +162,9 @@ def main():
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--no-peers", action="store_true", help="skip the scikit-learn peers")
     parser.add_argument("--results-dir", default=RESULTS)
-    parser.add_argument("--runs-dir", default=None)
+    parser.add_argument("--runs-dir", default=None, help="where runs are trained or reused (default runs/benchmark_<dataset>)")
+    parser.add_argument("--no-throughput", action="store_true",
+                        help="do not time the first-seed archives (for runs kept as metric files only)")
     args = parser.parse_args()
     runs_dir = args.runs_dir or os.path.join(ROOT, "runs", f"benchmark_{args.dataset}")
     os.makedirs(runs_dir, exist_ok=True)
@@ -163,7 +175,8 @@ def main():
     sys.path.insert(0, ROOT)
     import seal  # noqa: F401  registers the components needed to load the archives
 
-    rates = common.rates(runs, args.methods, lambda method, archive: throughput(archive, data["test"]))
+    rates = {} if args.no_throughput else common.rates(
+        runs, args.methods, lambda method, archive: throughput(archive, data["test"]))
     peers = [] if args.no_peers or args.dataset not in ARFF else sklearn_peers(data, args.seeds)
     write(args.results_dir, args.dataset, summarise(runs, peers, rates), runs, peers, args.seeds, command)
 
