@@ -17,8 +17,8 @@ local seal = import '../seal.libsonnet';
     label_file: '../shared/data/debtags/labels.txt',
     text_fields: ['title', 'text'],
     label_field: 'labels',
-    // 12 epochs keep 5 seeds x 2 methods of the light net within a few core-hours; its dev
-    // example-F1 is still rising slowly then (model_cards/debtags_text.md).
+    // 12 epochs keep 5 seeds x 2 methods of the light net within a few core-hours; a budget of 20
+    // did not widen SEAL's lead over 5 seeds (benchmarks/tuning/debtags_light_epochs.md).
     num_epochs: 12,
     patience: 3,
     score_hidden_dim: 200,
