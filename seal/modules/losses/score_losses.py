@@ -28,7 +28,8 @@ class NCERankingLoss(Loss):
     temperature : `float`, optional (default = `1.0`)
         The noise is the task-net's distribution at this temperature (`logits / temperature`), for
         the samples and for every `log q`, the gold's included; above 1 the samples contain the
-        outputs the task-net finds unlikely more often.
+        outputs the task-net finds unlikely more often, below 1 they stay near its thresholded
+        prediction, so the ranking contrasts the gold with the mistakes the task-net is about to make.
     proposal_correction : `bool`, optional (default = `True`)
         With `False`, `r(y) = s(x, y)`: a plain ranking of the gold above the task-net's samples
         (the `use_distance: false` variant of the SEAL code).  The score-net then no longer

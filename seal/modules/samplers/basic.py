@@ -43,7 +43,8 @@ class DiscreteSampler(Sampler):
     temperature : `float`, optional (default = `1.0`)
         Samples are drawn from the distribution of `logits / temperature` (and their log-probabilities
         are taken under it): above 1 flatter than the task-net's, so unlikely outputs (rare labels,
-        rare tags) are drawn more often.
+        rare tags) are drawn more often; below 1 sharper, so the samples stay closer to the
+        task-net's thresholded prediction and differ from it where it is least certain.
     """
 
     def __init__(self, num_samples: int = 10, temperature: float = 1.0) -> None:

@@ -91,6 +91,15 @@ def test_discrete_sampler_at_a_temperature_samples_and_scores_under_the_tempered
     torch.testing.assert_close(samples.log_q, SPACE.log_probability(logits / 4.0, samples.y))
 
 
+def test_discrete_sampler_below_temperature_one_samples_closer_to_the_thresholded_prediction():
+    torch.manual_seed(0)
+    # logits (+-1): p = 0.731 / 0.269 at temperature 1, sigmoid(+-4) = 0.982 / 0.018 at temperature 0.25
+    logits = torch.tensor([[1.0, -1.0]])
+    samples = DiscreteSampler(num_samples=4000, temperature=0.25)(context(task_logits=logits))
+    torch.testing.assert_close(samples.y.mean(1), torch.tensor([[0.982, 0.018]]), atol=0.01, rtol=0)
+    torch.testing.assert_close(samples.log_q, SPACE.log_probability(logits / 0.25, samples.y))
+
+
 @pytest.mark.parametrize("temperature", [0.0, -1.0])
 def test_discrete_sampler_rejects_a_temperature_that_is_not_positive(temperature):
     with pytest.raises(ConfigurationError, match="temperature must be positive"):
