@@ -12,7 +12,7 @@ the record reaches the config's `num_epochs` (the rule would have ended there to
 its choice is the best epoch of the record, and the rule might have trained on past it.
 
 Usage: .venv/bin/python benchmarks/stopping_rule.py RUN_DIR [RUN_DIR ...] --metric +example_f1 +macro_f1 \
-           [--patience 3] [--show example_f1 macro_f1] [--out benchmarks/tuning/NAME.md]
+           --patience 3 [--show example_f1 macro_f1] [--out benchmarks/tuning/NAME.md]
 """
 import argparse
 import json
@@ -39,12 +39,13 @@ def replay(epochs: Sequence[dict], metric: Sequence[str], patience: int) -> dict
     if numbers != list(range(len(numbers))):
         raise ValueError(f"the record must hold every epoch from 0 (metrics_epoch_<n>.json), found {numbers}")
     tracker = MetricTracker(list(metric), patience)
+    stopped = False
     for epoch in epochs:
         tracker.add_metrics(dev_metrics(epoch))
-        if tracker.should_stop_early():
-            return {"best_epoch": tracker.best_epoch, "last_epoch": epoch["epoch"], "stopped": True,
-                    "dev": dev_metrics(epochs[tracker.best_epoch])}
-    return {"best_epoch": tracker.best_epoch, "last_epoch": epochs[-1]["epoch"], "stopped": False,
+        stopped = tracker.should_stop_early()
+        if stopped:
+            break
+    return {"best_epoch": tracker.best_epoch, "last_epoch": epoch["epoch"], "stopped": stopped,
             "dev": dev_metrics(epochs[tracker.best_epoch])}
 
 

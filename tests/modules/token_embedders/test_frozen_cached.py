@@ -39,9 +39,10 @@ def tensors(texts, indexer):
     return batch.as_tensor_dict()["tokens"]["tokens"]
 
 
-def wrapped(kind, bert, **extra):
+def wrapped(kind, bert, embedder_args=None, **extra):
+    """A `frozen-cached` embedder around a `kind` transformer embedder (`embedder_args` go to it)."""
     torch.manual_seed(0)
-    inner = {"type": kind, "model_name": bert}
+    inner = {"type": kind, "model_name": bert, **(embedder_args or {})}
     return TokenEmbedder.from_params(Params({"type": "frozen-cached", "embedder": inner, **extra}))
 
 
@@ -158,8 +159,7 @@ class Recording(Counting):
 )
 def test_each_missing_text_is_embedded_alone_at_its_own_length(bert, kind, indexer_class, max_length):
     extra = {} if max_length is None else {"max_length": max_length}
-    torch.manual_seed(0)
-    embedder = TokenEmbedder.from_params(Params({"type": "frozen-cached", "embedder": {"type": kind, "model_name": bert, **extra}}))
+    embedder = wrapped(kind, bert, embedder_args=extra)
     if kind == "pretrained_transformer":  # wordpieces with [CLS] / [SEP], as the long-text folding expects
         tokenizer = PretrainedTransformerTokenizer(bert)
         texts = [tokenizer.tokenize(" ".join(words)) for words in TEXTS]
