@@ -40,9 +40,9 @@ class FrozenCachedEmbedder(TokenEmbedder):
     batch first met it would make the cache, and every run that reads it, depend on which run
     filled it.  On a CPU this is no slower (no compute goes to padding: 256 debtags texts with
     MiniLM on one thread, two training jobs beside it, took 5.7 s one at a time against 6.7 s in
-    padded batches of 32).  The
-    inputs of AllenNLP's `pretrained_transformer` and `pretrained_transformer_mismatched` indexers
-    are cut by their masks; an embedder with other inputs is run on the batch's rows as they come.
+    padded batches of 32).  The inputs of AllenNLP's `pretrained_transformer` and
+    `pretrained_transformer_mismatched` indexers are cut by their masks; an embedder with other
+    inputs is run on the batch's rows as they come.
 
     Vectors are kept in memory for the life of the process (shared by every `frozen-cached`
     embedder whose wrapped weights are identical, e.g. a task-net and the loss-net's copy of it),
