@@ -1,6 +1,6 @@
 """Runtime fixes that let AllenNLP 2.10.1 run on Python 3.11 with PyTorch 2.x and transformers 4.5x.
 
-AllenNLP 2.10.1 (the last release) was written for torch < 1.13 and transformers < 4.21.  Three of
+AllenNLP 2.10.1 (the last release) was written for torch < 1.13 and transformers < 4.21.  Four of
 its modules fail on today's stack.  Each fix below is applied lazily, the first time its target
 module is imported, by a meta-path hook that `seal_runtime_fixes.pth` installs at interpreter start
 (the ``allennlp`` command imports every allennlp submodule before it reads ``--include-package``, so
@@ -25,6 +25,13 @@ The fixes:
     ``allennlp.common.cached_transformers.get_tokenizer`` forwards ``add_special_tokens`` to
     ``AutoTokenizer.from_pretrained``, which modern transformers rejects.  The keyword is dropped
     there; allennlp passes it again on every encode call.
+
+``REDUCE_ON_PLATEAU``
+    The ``reduce_on_plateau`` learning-rate scheduler passes ``verbose`` to
+    ``torch.optim.lr_scheduler.ReduceLROnPlateau``, which torch 2.x no longer accepts, so every
+    config using it failed when the trainer was built.  Its constructor is replaced by one with the
+    same arguments that leaves ``verbose`` out; ``verbose: true`` (it only printed each reduction)
+    is refused rather than ignored.
 
 ``NO_NLTK_DOWNLOAD``
     The ``allennlp`` command imports every allennlp-models module as a plugin; one of them,
@@ -128,11 +135,34 @@ def _drop_tokenizer_add_special_tokens(module: types.ModuleType) -> None:
     module.get_tokenizer = get_tokenizer
 
 
+def _reduce_on_plateau_without_verbose(module: types.ModuleType) -> None:
+    import torch
+
+    wrapper = module.ReduceOnPlateauLearningRateScheduler
+
+    def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 verbose: bool = False, threshold_mode: str = "rel", threshold: float = 1e-4,
+                 cooldown: int = 0, min_lr=0, eps: float = 1e-8) -> None:
+        if verbose:
+            raise ValueError("reduce_on_plateau: verbose=True is not supported by torch 2.x's "
+                             "ReduceLROnPlateau; the trainer logs the learning rate instead")
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer=optimizer, mode=mode, factor=factor, patience=patience,
+            threshold_mode=threshold_mode, threshold=threshold, cooldown=cooldown,
+            min_lr=min_lr, eps=eps)
+        super(wrapper, self).__init__(scheduler)
+
+    __init__.__annotations__ = dict(wrapper.__init__.__annotations__)
+    __init__.__wrapped__ = wrapper.__init__
+    wrapper.__init__ = __init__
+
+
 # Each fix by name: target module -> (run before its body, wrap its execution, run after its body).
 # Setting SEAL_DISABLE_RUNTIME_FIXES to a comma-separated list of names switches those fixes off
 # (to see the failure a fix prevents).
 DISABLE_VARIABLE = "SEAL_DISABLE_RUNTIME_FIXES"
-FIXES = ("torchvision-stand-in", "transformers-adamw", "tokenizer-kwargs", "no-nltk-download")
+FIXES = ("torchvision-stand-in", "transformers-adamw", "tokenizer-kwargs", "reduce-on-plateau",
+         "no-nltk-download")
 _BEFORE: Dict[str, Callable[[], None]] = {}
 _WRAP: Dict[str, Callable] = {}
 _AFTER: Dict[str, Callable[[types.ModuleType], None]] = {}
@@ -146,6 +176,8 @@ def _register(disabled: frozenset) -> None:
         _BEFORE["allennlp.training.optimizers"] = _provide_transformers_adamw
     if "tokenizer-kwargs" not in disabled:
         _AFTER["allennlp.common.cached_transformers"] = _drop_tokenizer_add_special_tokens
+    if "reduce-on-plateau" not in disabled:
+        _AFTER["allennlp.training.learning_rate_schedulers.pytorch_lr_schedulers"] = _reduce_on_plateau_without_verbose
     if "no-nltk-download" not in disabled:
         _WRAP["allennlp_models.rc.tools.narrativeqa"] = _exec_without_nltk_download
 

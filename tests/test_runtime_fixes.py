@@ -93,6 +93,34 @@ def test_get_tokenizer_drops_add_special_tokens(tiny_tokenizer_dir):
     assert fixed.returncode == 0, fixed.stderr
 
 
+REDUCE_ON_PLATEAU = """
+import torch
+from allennlp.common import Params
+from allennlp.training.learning_rate_schedulers import LearningRateScheduler
+optimizer = torch.optim.SGD([torch.nn.Parameter(torch.ones(2))], lr=0.1)
+scheduler = LearningRateScheduler.from_params(optimizer=optimizer, params=Params(
+    {"type": "reduce_on_plateau", "mode": "max", "factor": 0.5, "patience": 1, "verbose": False}))
+rates = []
+for metric in [0.5, 0.6, 0.6, 0.6, 0.7, 0.6, 0.6]:
+    scheduler.step(metric)
+    rates.append(optimizer.param_groups[0]["lr"])
+# patience 1: the second epoch in a row without a new best halves the rate
+assert rates == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025], rates
+"""
+
+
+def test_reduce_on_plateau_needs_the_verbose_fix():
+    broken = run_python(REDUCE_ON_PLATEAU, disable="reduce-on-plateau")
+    assert broken.returncode != 0 and "verbose" in broken.stderr
+    fixed = run_python(REDUCE_ON_PLATEAU)
+    assert fixed.returncode == 0, fixed.stderr
+
+
+def test_reduce_on_plateau_refuses_verbose_true():
+    result = run_python(REDUCE_ON_PLATEAU.replace('"verbose": False', '"verbose": True'))
+    assert result.returncode != 0 and "verbose=True is not supported" in result.stderr
+
+
 NARRATIVEQA_IMPORT = """
 import nltk
 calls = []
