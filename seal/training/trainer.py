@@ -15,6 +15,7 @@ from allennlp.training.callbacks import TrainerCallback
 from allennlp.training.checkpointer import Checkpointer
 from allennlp.training.gradient_descent_trainer import GradientDescentTrainer
 from allennlp.training.learning_rate_schedulers import LearningRateScheduler
+from allennlp.training.moving_average import MovingAverage
 from allennlp.training.optimizers import Optimizer
 from allennlp.training.trainer import Trainer
 
@@ -48,6 +49,11 @@ class SealTrainer(GradientDescentTrainer):
         Updates of each module per batch.
     grad_norm : `Dict[str, float]`, optional
         Maximum gradient norm per module.
+    moving_average : `Lazy[MovingAverage]`, optional
+        AllenNLP's parameter averaging (e.g. `{"type": "exponential", "decay": 0.999}`) over every
+        trainable parameter, updated once per batch after all of its steps.  As in AllenNLP's own
+        trainer, validation, the best checkpoint (`best.th`) and the final model use the averaged
+        values; training continues from the raw ones.
     """
 
     def __init__(
@@ -95,6 +101,8 @@ class SealTrainer(GradientDescentTrainer):
                 done_early = True
                 break
             batch_losses, grad_norm = self._train_batch(batch, steps)
+            if self._moving_average is not None:
+                self._moving_average.apply(self._total_batches_completed + 1)
             for step, value in batch_losses.items():
                 step_loss_sums[step] += value
             self._batches_in_epoch_completed += 1
@@ -229,6 +237,7 @@ class SealTrainer(GradientDescentTrainer):
         num_steps: Optional[Dict[str, int]] = None,
         grad_norm: Optional[Dict[str, float]] = None,
         learning_rate_schedulers: Optional[Dict[str, Lazy[LearningRateScheduler]]] = None,
+        moving_average: Optional[Lazy[MovingAverage]] = None,
         checkpointer: Optional[Lazy[Checkpointer]] = Lazy(Checkpointer),
         callbacks: Optional[List[Lazy[TrainerCallback]]] = None,
         enable_default_callbacks: bool = True,
@@ -271,6 +280,8 @@ class SealTrainer(GradientDescentTrainer):
             serialization_dir=serialization_dir,
             cuda_device=cuda_device,
             learning_rate_scheduler=schedulers,
+            moving_average=None if moving_average is None else moving_average.construct(
+                parameters=[[n, p] for n, p in model.named_parameters() if p.requires_grad]),
             checkpointer=None if checkpointer is None else checkpointer.construct(serialization_dir=serialization_dir),
             callbacks=[callback.construct(serialization_dir=serialization_dir) for callback in callbacks or []],
             distributed=distributed,

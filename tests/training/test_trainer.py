@@ -208,3 +208,31 @@ def test_a_trained_step_without_optimizer_is_a_configuration_error(build):
 def test_an_optimizer_for_a_non_module_is_a_configuration_error(build, name):
     with pytest.raises(ConfigurationError, match=name):
         build(trainer__optimizers={"task_nn": ADAM, "score_nn": ADAM, name: ADAM})
+
+
+# ---- (f) parameter averaging ----------------------------------------------------------------------
+def test_moving_average_follows_every_batch_and_is_the_trained_model(build):
+    """AllenNLP's exponential moving average, updated after each batch's score and task steps with
+    decay min(0.9, (1 + t) / (10 + t)) at batch t: recomputed by hand from the raw parameters after
+    every batch, it is what `train()` leaves in the model."""
+    trainer = build(trainer__num_epochs=1, trainer__moving_average={"type": "exponential", "decay": 0.9})
+    model = trainer.model
+    expected = snapshot(model)
+    apply = trainer._moving_average.apply
+    raw_after_batch = []
+
+    def record_then_apply(num_updates):
+        raw_after_batch.append((num_updates, snapshot(model)))
+        apply(num_updates)
+
+    trainer._moving_average.apply = record_then_apply
+    trainer.train()
+    assert [t for t, _ in raw_after_batch] == [1, 2, 3, 4, 5]  # 40 rows, batches of 8
+    for t, raw in raw_after_batch:
+        decay = min(0.9, (1 + t) / (10 + t))
+        expected = {name: decay * expected[name] + (1 - decay) * raw[name] for name in expected}
+    final_raw = raw_after_batch[-1][1]
+    for name, parameter in model.named_parameters():
+        assert torch.allclose(parameter, expected[name], atol=1e-6), name
+    moved = [name for name in expected if not torch.allclose(expected[name], final_raw[name])]
+    assert moved, "the average should differ from the last raw parameters"
