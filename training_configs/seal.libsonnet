@@ -11,6 +11,8 @@
 //                                     (the free energy E_q[-s] - tau H(q)); default 0, no term
 //   optimizer (optional)              every trained module's optimizer instead of the method's
 //   scheduler (optional)              a learning-rate scheduler for every trained module
+//   moving_average (optional)         AllenNLP's parameter averaging; validation, best.th and the
+//                                     final model use the averaged weights
 //   vocabulary (optional)             AllenNLP's vocabulary options
 //   oracle (optional)                 the task loss of margin / infnet (the models' default: f1)
 // A method is { model(task)::, optimizers, num_steps(task):: (optional), trainer (optional) }, or,
@@ -98,6 +100,7 @@
       type: 'gradient_descent',
       optimizer: method.plain_optimizer,
       grad_norm: 10.0,
+      [if std.objectHas(task, 'moving_average') then 'moving_average']: task.moving_average,
       num_epochs: task.num_epochs,
       patience: task.patience,
       validation_metric: task.validation_metric,
@@ -109,6 +112,7 @@
         { [name]: task.scheduler for name in std.objectFields(optimizers) },
       [if std.objectHasAll(method, 'num_steps') then 'num_steps']: method.num_steps(task),
       grad_norm: { [name]: 10.0 for name in std.objectFields(optimizers) },
+      [if std.objectHas(task, 'moving_average') then 'moving_average']: task.moving_average,
       num_epochs: task.num_epochs,
       patience: task.patience,
       validation_metric: task.validation_metric,
