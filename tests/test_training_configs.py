@@ -57,3 +57,17 @@ def test_entropy_weight_adds_a_negative_entropy_term_to_the_seal_task_net_loss()
     assert [loss["type"] for loss in tempered["losses"]] == ["energy", "cross-entropy", "negative-entropy"]
     assert tempered["weights"] == [1, 1, 0.5]
     assert Params(tempered).pop("type") == "weighted-sum"
+
+
+@pytest.mark.parametrize("method,trainer", [("seal_dynamic_nce", "seal"), ("cross_entropy", "seal"), ("crf_tagger", "gradient_descent")])
+def test_a_tasks_moving_average_reaches_every_trainer(method, trainer):
+    libsonnet = REPO_ROOT / "training_configs" / "sequence_tagging" / "sequence_tagging.libsonnet"
+    average = {"type": "exponential", "decay": 0.999}
+
+    def trainer_of(extra: str) -> dict:
+        snippet = f"local st = import '{libsonnet}'; st.config(st.datasets.wnut16 + {extra}, st.methods.{method})"
+        return json.loads(_jsonnet.evaluate_snippet("snippet", snippet))["trainer"]
+
+    assert "moving_average" not in trainer_of("{}")
+    averaged = trainer_of("{ moving_average: " + json.dumps(average) + " }")
+    assert averaged["type"] == trainer and averaged["moving_average"] == average
