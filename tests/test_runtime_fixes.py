@@ -19,6 +19,14 @@ def run_python(code: str, disable: str = "") -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300, env=env)
 
 
+def assert_needs_fix(code: str, fix: str, failure: str) -> None:
+    """`code` fails (with `failure` in stderr) when the fix named `fix` is off, and runs with it on."""
+    broken = run_python(code, disable=fix)
+    assert broken.returncode != 0 and failure in broken.stderr
+    fixed = run_python(code)
+    assert fixed.returncode == 0, fixed.stderr
+
+
 def test_the_pth_file_installs_the_hook_at_interpreter_start():
     assert seal_runtime_fixes.installed()
     result = run_python("import seal_runtime_fixes; assert seal_runtime_fixes.installed()")
@@ -50,10 +58,7 @@ assert isinstance(optimizer, torch.optim.AdamW)
 
 
 def test_allennlp_optimizers_need_transformers_adamw():
-    broken = run_python(OPTIMIZERS_IMPORT, disable="transformers-adamw")
-    assert broken.returncode != 0 and "AdamW" in broken.stderr
-    fixed = run_python(OPTIMIZERS_IMPORT)
-    assert fixed.returncode == 0, fixed.stderr
+    assert_needs_fix(OPTIMIZERS_IMPORT, "transformers-adamw", "AdamW")
 
 
 def test_the_adamw_stand_in_refuses_to_skip_bias_correction():
@@ -87,10 +92,7 @@ def test_get_tokenizer_drops_add_special_tokens(tiny_tokenizer_dir):
         tokens = [t.text for t in tokenizer.tokenize("hello world")]
         assert tokens == ["[CLS]", "hello", "world", "[SEP]"], tokens
     """
-    broken = run_python(code, disable="tokenizer-kwargs")
-    assert broken.returncode != 0 and "add_special_tokens" in broken.stderr
-    fixed = run_python(code)
-    assert fixed.returncode == 0, fixed.stderr
+    assert_needs_fix(code, "tokenizer-kwargs", "add_special_tokens")
 
 
 REDUCE_ON_PLATEAU = """
@@ -110,10 +112,7 @@ assert rates == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025], rates
 
 
 def test_reduce_on_plateau_needs_the_verbose_fix():
-    broken = run_python(REDUCE_ON_PLATEAU, disable="reduce-on-plateau")
-    assert broken.returncode != 0 and "verbose" in broken.stderr
-    fixed = run_python(REDUCE_ON_PLATEAU)
-    assert fixed.returncode == 0, fixed.stderr
+    assert_needs_fix(REDUCE_ON_PLATEAU, "reduce-on-plateau", "verbose")
 
 
 def test_reduce_on_plateau_refuses_verbose_true():
