@@ -3,9 +3,12 @@ writes a table of validation and test metrics: the record of what was tried when
 
 Usage:
   .venv/bin/python benchmarks/sweep.py CONFIG --grid GRID.json --out benchmarks/tuning/NAME.md \
-      [--seeds 1 2] [--jobs 2]
+      [--seeds 1 2] [--jobs 2] [--names NAME ...]
 GRID.json maps a short name to an override object with dotted keys (AllenNLP replaces nested
 objects given in -o rather than merging them), e.g. {"k3": {"trainer.num_steps.score_nn": 3}}.
+"{seed}" in an override's strings becomes the run's seed, e.g. a per-seed checkpoint to start from:
+{"warm": {"model.initializer": {"regexes": [["^task_nn\\.", {"type": "pretrained",
+"weights_file_path": "runs/ce_seed{seed}/best.th"}]]}}}.
 --metric names the validation / test metric of the table (default example_f1; f1-measure-overall
 for span F1, accuracy for letters).
 """
@@ -24,9 +27,23 @@ def seed_overrides(seed):
     return {"random_seed": seed, "numpy_seed": seed, "pytorch_seed": seed}
 
 
+def for_seed(overrides, seed):
+    return {**json.loads(json.dumps(overrides).replace("{seed}", str(seed))), **seed_overrides(seed)}
+
+
+def select(grid, names, path):
+    """The grid's entries called `names` (all of them when `names` is None)."""
+    if names is None:
+        return grid
+    unknown = [name for name in names if name not in grid]
+    if unknown:
+        raise SystemExit(f"{path} has no entries {unknown}; it has {list(grid)}")
+    return {name: grid[name] for name in names}
+
+
 def run(config, name, overrides, seed, runs_dir):
     out = os.path.join(runs_dir, f"{name}_seed{seed}")
-    overrides = {**overrides, **seed_overrides(seed)}
+    overrides = for_seed(overrides, seed)
     command = [os.path.join(ROOT, ".venv/bin/allennlp"), "train", config, "-s", out, "-f",
                "--include-package", "seal", "-o", json.dumps(overrides)]
     start = time.time()
@@ -47,9 +64,10 @@ def main():
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "sweep"))
     parser.add_argument("--metric", default="example_f1")
+    parser.add_argument("--names", nargs="+", help="run only these entries of the grid")
     args = parser.parse_args()
     with open(args.grid) as handle:
-        grid = json.load(handle)
+        grid = select(json.load(handle), args.names, args.grid)
     os.makedirs(args.runs_dir, exist_ok=True)
     jobs = [(args.config, name, overrides, seed, args.runs_dir) for name, overrides in grid.items() for seed in args.seeds]
     with ThreadPoolExecutor(args.jobs) as pool:
