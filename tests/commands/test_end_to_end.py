@@ -258,3 +258,27 @@ def test_cross_entropy_fixture_config_trains_in_process(tmp_path):
     assert "test_example_f1" in metrics and "training_task_nn_loss" in metrics
     assert "training_score_nn_loss" not in metrics
     assert model.score_nn is None
+
+
+def test_a_seal_run_can_start_its_task_nn_from_a_cross_entropy_run(tmp_path):
+    """Both configs name the task-net's parameters alike, so AllenNLP's `pretrained` initializer
+    (as in benchmarks/tuning/debtags_minilm_frozen_nce_warm_start.grid.json) copies them over."""
+    from allennlp.common import Params
+    from allennlp.data import Vocabulary
+    from allennlp.models import Model
+
+    train_in_process(CROSS_ENTROPY_CONFIG, tmp_path / "ce", {"trainer.num_epochs": 1})
+    weights = str(tmp_path / "ce" / "best.th")
+    warm_start = {"regexes": [["^task_nn\\.", {"type": "pretrained", "weights_file_path": weights}]]}
+    vocab = Vocabulary.from_files(tmp_path / "ce" / "vocabulary")
+
+    def seal_model(overrides):
+        params = Params.from_file(str(SEAL_CONFIG), params_overrides=json.dumps(overrides))
+        return Model.from_params(vocab=vocab, params=params.pop("model"))
+
+    cross_entropy = torch.load(weights)
+    task_nn = {name: p for name, p in seal_model({"model.initializer": warm_start}).named_parameters()
+               if name.startswith("task_nn.")}
+    cold = dict(seal_model({}).named_parameters())
+    assert task_nn and all(torch.equal(p, cross_entropy[name]) for name, p in task_nn.items())
+    assert not all(torch.equal(cold[name], cross_entropy[name]) for name in task_nn)
