@@ -1,7 +1,8 @@
-"""What every benchmark script shares: training a config over seeds with `allennlp train`, reading
-its metrics.json, timing an archived model on a test file, summarising over seeds, and writing
-`<results>/<dataset>.{json,md,png}`.  The task scripts (multilabel.py, sequence_tagging.py) say
-which configs, metrics and units they report.
+"""What every benchmark script shares: training a config over seeds with `allennlp train`, recording
+the code version of each run and refusing to put runs of different versions of `seal/` in one
+table, reading its metrics.json, timing an archived model on a test file, summarising over seeds,
+and writing `<results>/<dataset>.{json,md,runs.csv,png}`.  The task scripts (multilabel.py,
+sequence_tagging.py) say which configs, metrics and units they report.
 """
 import glob
 import json
@@ -27,30 +28,111 @@ def data_paths(config: str) -> dict:
     return {split: os.path.join(ROOT, evaluated[key]) for split, key in keys.items()}
 
 
+VERSION_FILE = "code_version.json"
+
+
+def git(*args: str) -> str:
+    """The output of `git <args>` in the repository (CalledProcessError, OSError outside one)."""
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def code_version() -> dict:
+    """The code a run is made with: the commit checked out, the last commit that changed `seal/`
+    and whether `seal/` differs from it (edited, staged or untracked files).  All None outside a
+    git checkout."""
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "seal_commit": git("log", "-1", "--format=%H", "--", "seal"),
+                "seal_dirty": bool(git("status", "--porcelain", "--", "seal"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "seal_commit": None, "seal_dirty": None}
+
+
+def read_code_version(run_dir: str) -> Optional[dict]:
+    """The run's `code_version.json`, None for a run made before the scripts recorded it."""
+    path = os.path.join(run_dir, VERSION_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def train_recording_version(command: Sequence[str], out: str) -> int:
+    """Runs `allennlp train ... -s out` (its output in `<out>.log`) and, if it succeeds, writes the
+    code it ran with to `<out>/code_version.json`.  The version is taken before the start, when the
+    process imports `seal/` (`-f` empties `out`, so it is written after)."""
+    version = code_version()
+    with open(out + ".log", "w") as log:
+        code = subprocess.call(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if code == 0:
+        with open(os.path.join(out, VERSION_FILE), "w") as handle:
+            json.dump(version, handle, indent=1)
+    return code
+
+
+def seal_version(runs: Sequence[dict], allow_dirty: bool = False) -> dict:
+    """The one version of `seal/` that made `runs` (dicts with `method`, `seed`, `code_version`):
+    `seal_commit`, `seal_dirty` and the `commits` checked out.  A table must come from one version
+    of `seal/`, so this refuses runs without a recorded version, runs made with different last
+    commits of `seal/` and, unless `allow_dirty`, runs made with uncommitted changes in `seal/`
+    (or outside a git checkout), which no commit reproduces."""
+    def names(group):
+        return ", ".join(f"{run['method']} seed {run['seed']}" for run in group)
+
+    unknown = [run for run in runs if not run.get("code_version")]
+    if unknown:
+        raise SystemExit(f"no {VERSION_FILE} in the run directories of {names(unknown)}: they were made before "
+                         "the scripts recorded the code version, so they cannot join a table; rerun them")
+    by_commit: Dict[Optional[str], List[dict]] = {}
+    for run in runs:
+        by_commit.setdefault(run["code_version"]["seal_commit"], []).append(run)
+    if len(by_commit) > 1:
+        versions = "; ".join(f"seal/ at {commit or 'unknown (not a git checkout)'}: {names(group)}"
+                             for commit, group in by_commit.items())
+        raise SystemExit(f"runs made with different versions of seal/ cannot share a table ({versions}); "
+                         "rerun the older ones with the current code")
+    dirty = [run for run in runs if run["code_version"]["seal_dirty"] is not False]
+    if dirty and not allow_dirty:
+        raise SystemExit(f"{names(dirty)} were made with uncommitted changes in seal/ (or outside a git checkout), "
+                         "which no commit reproduces; commit seal/ and rerun them, or pass --allow-dirty for a "
+                         "smoke test (the table then says so)")
+    return {"seal_commit": runs[0]["code_version"]["seal_commit"] if runs else None, "seal_dirty": bool(dirty),
+            "commits": sorted({run["code_version"]["commit"] or "unknown" for run in runs})}
+
+
+def add_allow_dirty(parser) -> None:
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="let runs made with uncommitted changes in seal/ form a table (smoke tests); "
+                             "the table says so. Runs of different seal/ commits are refused regardless")
+
+
 def train(config: str, method: str, seed: int, runs_dir: str, metric_keys: Sequence[str]) -> dict:
     """One `allennlp train` of `config` with `seed` into `<runs_dir>/<method>_seed<seed>` (its log
-    in `<that>.log`; a finished run, one with a metrics.json, is reused; an interrupted one has an
-    archive but no metrics.json and is trained again).  Returns the run's
-    `metric_keys` from metrics.json, its best epoch, the epochs it ran and the seconds per epoch
-    (training_duration, which includes validation, over the epochs)."""
+    in `<that>.log`, the code version in its `code_version.json`; a finished run, one with a
+    metrics.json, is reused; an interrupted one has an archive but no metrics.json and is trained
+    again).  Returns the run's `metric_keys` from metrics.json, its best epoch, the epochs it ran,
+    the seconds per epoch (training_duration, which includes validation, over the epochs) and its
+    code version."""
     out = os.path.join(runs_dir, f"{method}_seed{seed}")
     overrides = json.dumps({"random_seed": seed, "numpy_seed": seed, "pytorch_seed": seed})
     command = [os.path.join(ROOT, ".venv", "bin", "allennlp"), "train", config, "-s", out, "-f",
                "--include-package", "seal", "-o", overrides]
     if not os.path.exists(os.path.join(out, "metrics.json")):
-        with open(out + ".log", "w") as log:
-            subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+        code = train_recording_version(command, out)
+        if code != 0:
+            raise SystemExit(f"{method} seed {seed} failed (exit code {code}); its log: {out}.log")
     with open(os.path.join(out, "metrics.json")) as handle:
         metrics = json.load(handle)
     epochs = metrics["epoch"] + 1
     duration = training_seconds(out)
-    run = {"method": method, "seed": seed, "archive": os.path.join(out, "model.tar.gz")}
+    run = {"method": method, "seed": seed, "archive": os.path.join(out, "model.tar.gz"),
+           "code_version": read_code_version(out)}
     run.update({key: metrics[key] for key in metric_keys})
     run.update({"best_epoch": metrics["best_epoch"], "epochs": epochs, "epoch_seconds": duration / epochs})
     return run
 
 
-def _seconds(duration: str) -> float:
+def duration_seconds(duration: str) -> float:
+    """AllenNLP's "H:MM:SS.ffffff" in seconds."""
     hours, minutes, seconds = duration.split(":")
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
@@ -67,7 +149,7 @@ def epoch_metrics(serialization_dir: str) -> List[dict]:
     for epoch in epochs:
         with open(os.path.join(serialization_dir, f"metrics_epoch_{epoch}.json")) as handle:
             metrics = json.load(handle)
-        elapsed = _seconds(metrics["training_duration"])
+        elapsed = duration_seconds(metrics["training_duration"])
         if elapsed < previous:
             finished_segments += previous
         previous = elapsed
@@ -81,14 +163,17 @@ def training_seconds(serialization_dir: str) -> float:
     return rows[-1]["cumulative_seconds"] if rows else 0.0
 
 
-def train_all(seeds: Sequence[int], methods: Sequence[str], train_one: Callable[[str, int], dict]) -> List[dict]:
+def train_all(seeds: Sequence[int], methods: Sequence[str], train_one: Callable[[str, int], dict],
+              allow_dirty: bool = False) -> List[dict]:
     """`train_one(method, seed)` for every seed and method (seed-major, one run at a time),
-    printing each run's numbers as it finishes."""
+    printing each run's numbers as it finishes.  Stops at the first run whose `seal/` version
+    cannot share a table with the runs before it (`seal_version`)."""
     runs = []
     for seed in seeds:
         for method in methods:
             runs.append(train_one(method, seed))
-            print(json.dumps({k: v for k, v in runs[-1].items() if k != "archive"}), flush=True)
+            print(json.dumps({k: v for k, v in runs[-1].items() if k not in ("archive", "code_version")}), flush=True)
+            seal_version(runs, allow_dirty)
     return runs
 
 
@@ -120,7 +205,8 @@ def throughput(archive: str, test_path: str, label_field: Callable[[object], str
     loaded = load_archive(archive)
     model = loaded.model.eval()
     gold = label_field(model)
-    instances = list(loaded.dataset_reader.read(test_path))
+    # The reader `allennlp evaluate` uses: a config's training reader may cut its file (max_instances).
+    instances = list(loaded.validation_dataset_reader.read(test_path))
     for instance in instances:
         instance.fields.pop(gold)
     loader = SimpleDataLoader(instances, 256, vocab=model.vocab)
@@ -190,24 +276,45 @@ def seal_vs_cross_entropy(by_method: Dict[str, dict], rate_key: str, cost: str =
     return [f"- seal_dynamic_nce {cost} / cross_entropy's: {ratio:.2f}x{note}", epochs]
 
 
-def header(command: str, seeds: Optional[Sequence[int]] = None) -> List[str]:
-    """The lines above every benchmark table: the command, the machine and (if given) the seeds."""
+def version_line(version: dict) -> str:
+    """A table's code line: the `seal/` commit and the commits its runs were made at (from
+    `seal_version`), or for a table made before runs recorded it, the commit that recorded them."""
+    if "seal_commit" not in version:
+        return (f"Code: runs recorded in commit `{version['recorded_in_commit'][:10]}` (made at or before it; "
+                f"the scripts did not record the code version then)  ")
+    commits = ", ".join(f"`{commit[:10]}`" for commit in version["commits"])
+    dirty = " with uncommitted changes in seal/ (no commit reproduces them)" if version["seal_dirty"] else ""
+    return f"Code: seal/ as of commit `{(version['seal_commit'] or 'unknown')[:10]}`{dirty}; runs made at {commits}  "
+
+
+def header(command: str, seeds: Optional[Sequence[int]] = None, version: Optional[dict] = None) -> List[str]:
+    """The lines above every benchmark table: the command, the machine, (if given) the seeds and
+    the code version (`version_line`)."""
     threads = os.environ.get("OMP_NUM_THREADS", "all")
     lines = [f"Command: `{command}`  ", f"Machine: {machine()}, torch threads per process: {threads}  "]
-    return lines + ([f"Seeds: {seeds}  "] if seeds is not None else []) + [""]
+    lines += [f"Seeds: {seeds}  "] if seeds is not None else []
+    return lines + ([version_line(version)] if version is not None else []) + [""]
 
 
 def write(results_dir: str, dataset: str, command: str, seeds: Sequence[int], record: dict,
           lines: List[str], bars: List[dict], ylabel: str) -> None:
-    """Writes `<dataset>.json` (command, machine, seeds, then `record`), `<dataset>.md` (a header
-    with command, machine and seeds, then `lines`) and `<dataset>.png` (`bars`: a bar per dict of
-    name, mean, std), and prints the markdown."""
+    """Writes `<dataset>.json` (command, machine, seeds, code version, then `record`),
+    `<dataset>.md` (a header with command, machine, seeds and code version, then `lines`),
+    `<dataset>.runs.csv` (a row per run of `record["runs"]`, compact_runs.py) and `<dataset>.png`
+    (`bars`: a bar per dict of name, mean, std), and prints the markdown.  The runs must come from
+    one commit of `seal/` (`seal_version`; train_all has already refused uncommitted changes)."""
+    import compact_runs
+
+    version = seal_version(record["runs"], allow_dirty=True)
     os.makedirs(results_dir, exist_ok=True)
     with open(os.path.join(results_dir, f"{dataset}.json"), "w") as out:
-        json.dump({"command": command, "machine": machine(), "seeds": seeds, **record}, out, indent=1)
-    lines = header(command, seeds) + lines
+        json.dump({"command": command, "machine": machine(), "seeds": seeds, "code_version": version, **record},
+                  out, indent=1)
+    lines = header(command, seeds, version) + lines
     with open(os.path.join(results_dir, f"{dataset}.md"), "w") as out:
         out.write("\n".join(lines) + "\n")
+    run_dirs = [os.path.dirname(run["archive"]) for run in record["runs"]]
+    compact_runs.write_csv(os.path.join(results_dir, f"{dataset}.runs.csv"), compact_runs.rows(run_dirs))
     plot(os.path.join(results_dir, f"{dataset}.png"), dataset, bars, ylabel)
     if os.path.abspath(results_dir) == RESULTS:  # the project's tables: refresh RESULTS.md
         import write_results

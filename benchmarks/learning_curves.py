@@ -38,7 +38,8 @@ def markdown(curves: Dict[str, List[dict]], metrics: Sequence[str]) -> List[str]
     """A table with a row per epoch and, per run, its metrics (the best epoch of each in bold) and
     cumulative minutes; then each run's best epoch and value per metric."""
     best = {metric: best_epochs(curves, metric) for metric in metrics}
-    columns = ["epoch"] + [f"{name} {metric}" for name in curves for metric in metrics] + [f"{name} minutes" for name in curves]
+    columns = (["epoch"] + [f"{name} {metric}" for name in curves for metric in metrics]
+               + [f"{name} minutes" for name in curves])
     by_epoch = {name: {row["epoch"]: row for row in rows} for name, rows in curves.items()}
     epochs = sorted({row["epoch"] for rows in curves.values() for row in rows})
     table_rows = []
@@ -55,7 +56,8 @@ def markdown(curves: Dict[str, List[dict]], metrics: Sequence[str]) -> List[str]
     for metric in metrics:
         for name, rows in curves.items():
             epoch = best[metric][name]
-            lines.append(f"- {name}: best {metric} {by_epoch[name][epoch][metric]:.4f} at epoch {epoch} ({len(rows)} epochs run)")
+            lines.append(f"- {name}: best {metric} {by_epoch[name][epoch][metric]:.4f} at epoch {epoch} "
+                         f"({len(rows)} epochs run)")
     return lines
 
 

@@ -6,10 +6,11 @@ process, it loads each method's first-seed archive and times its test-time predi
 test set (the task-net alone, or gradient-based inference for spen and dvn), and fits the
 scikit-learn peers (MLPClassifier, ClassifierChain of logistic regressions) on the same split.
 A finished run (a run directory with metrics.json) is reused, so the table can be built from the
-metric files of runs made in earlier sessions (config.json, metrics*.json copied into --runs-dir);
-such runs have no archive to time, so pass --no-throughput and time archives with
-benchmarks/throughput.py.
-Writes `benchmarks/results/<dataset>.{json,md,png}`.
+metric files of runs made in earlier sessions (config.json, code_version.json, metrics*.json copied
+into --runs-dir); such runs have no archive to time, so pass --no-throughput and time archives with
+benchmarks/throughput.py.  All runs of a table must have been made with one commit of seal/ and no
+uncommitted changes in it (common.seal_version; --allow-dirty lifts the latter for smoke tests).
+Writes `benchmarks/results/<dataset>.{json,md,runs.csv,png}`.
 
 Set OMP_NUM_THREADS=1 to time every method on one core (as in RESULTS.md).
 
@@ -70,9 +71,9 @@ def sklearn_peers(data, seeds):
     from sklearn.neural_network import MLPClassifier
 
     sys.path.insert(0, ROOT)
-    from seal.data.dataset_readers import ArffDatasetReader
-
     from allennlp.data import Vocabulary
+
+    from seal.data.dataset_readers import ArffDatasetReader
 
     train_instances = list(ArffDatasetReader().read(data["train"]))
     vocab = Vocabulary.from_instances(train_instances)
@@ -162,16 +163,18 @@ def main():
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--no-peers", action="store_true", help="skip the scikit-learn peers")
     parser.add_argument("--results-dir", default=RESULTS)
-    parser.add_argument("--runs-dir", default=None, help="where runs are trained or reused (default runs/benchmark_<dataset>)")
+    parser.add_argument("--runs-dir", default=None,
+                        help="where runs are trained or reused (default runs/benchmark_<dataset>)")
     parser.add_argument("--no-throughput", action="store_true",
                         help="do not time the first-seed archives (for runs kept as metric files only)")
+    common.add_allow_dirty(parser)
     args = parser.parse_args()
     runs_dir = args.runs_dir or os.path.join(ROOT, "runs", f"benchmark_{args.dataset}")
     os.makedirs(runs_dir, exist_ok=True)
     command = "python benchmarks/multilabel.py " + " ".join(sys.argv[1:])
     data = data_paths(args.dataset)
     runs = common.train_all(args.seeds, args.methods,
-                            lambda method, seed: train(args.dataset, method, seed, runs_dir))
+                            lambda method, seed: train(args.dataset, method, seed, runs_dir), args.allow_dirty)
     sys.path.insert(0, ROOT)
     import seal  # noqa: F401  registers the components needed to load the archives
 

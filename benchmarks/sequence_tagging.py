@@ -1,12 +1,14 @@
-"""Sequence-labelling benchmark: a data set's configs (WNUT-16 NER or OCR handwritten words) over several seeds.
+"""Sequence-labelling benchmark: a data set's configs (WNUT-16 NER, OCR handwritten words or Brown part of speech) over several seeds.
 
 For each method and seed it runs `allennlp train training_configs/sequence_tagging/<prefix>_<method>.jsonnet`
-(one run at a time), then reads the test metrics from metrics.json: span F1 / precision / recall
-(overall) for WNUT-16, letter and word accuracy for OCR.  Afterwards, in this one process, it loads
+(one run at a time, or --jobs at once), then reads the test metrics from metrics.json: span F1 / precision / recall
+(overall) for WNUT-16, letter and word accuracy for OCR, token accuracy for Brown.  Afterwards, in this one process, it loads
 each method's first-seed archive and times its test-time tagger on the whole test set in tokens
-(real positions: words for WNUT-16, letters for OCR) per second.
-Writes `benchmarks/results/<dataset>.{json,md,png}` (`<name>.*` with --name, e.g. `--name wnut16-variants`
-for the SEAL variants that are not part of the issue's main comparison).
+(real positions: words for WNUT-16 and Brown, letters for OCR) per second.
+Writes `benchmarks/results/<dataset>.{json,md,runs.csv,png}` (`<name>.*` with --name, e.g. `--name wnut16-variants`
+for the SEAL variants that are not part of the issue's main comparison).  All runs of a table must
+have been made with one commit of seal/ and no uncommitted changes in it (--allow-dirty lifts the
+latter for smoke tests).
 
 Set OMP_NUM_THREADS=1 to time every method on one core (as in RESULTS.md).
 
@@ -15,11 +17,12 @@ Usage: .venv/bin/python benchmarks/sequence_tagging.py --dataset wnut16 [--seeds
 Smoke test on the fixtures (from the repository root, where the fixture configs' data paths start):
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sequence_tagging.py --dataset ocr \\
         --config-dir fixtures/configs --config-prefix ocr_small --seeds 1 2 \\
-        --runs-dir /tmp/seqbench --results-dir /tmp/seqbench_results
+        --runs-dir /tmp/seqbench --results-dir /tmp/seqbench_results --allow-dirty
 """
 import argparse
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import common
 
@@ -51,6 +54,16 @@ DATASETS = {
         "others": [("test_sequence_accuracy", "word accuracy")],
         "points": "letter accuracy",
         "token": "letter",
+    },
+    # Part of speech (182 plain tags), trained on the first 5,000 training sentences (the configs'
+    # train_instances).  crf_tagger reports no whole-sentence accuracy, so token accuracy only.
+    "brown-pos": {
+        "prefix": "brown_pos",
+        "methods": ["cross_entropy", "crf_tagger", "seal_dynamic_nce"],
+        "main": ("test_accuracy", "accuracy", "test token accuracy"),
+        "others": [],
+        "points": "accuracy",
+        "token": "word",
     },
 }
 GOAL = 1.2  # the issue's bound on seal_dynamic_nce's test-time cost against cross_entropy's
@@ -122,6 +135,9 @@ def main():
     parser.add_argument("--name", default=None,
                         help="the results' file name, <name>.{json,md,png} (default: the data set); "
                              "e.g. wnut16-variants for a table of the other SEAL variants")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at once, each its own `allennlp` process (default 1)")
+    common.add_allow_dirty(parser)
     args = parser.parse_args()
     spec = DATASETS[args.dataset]
     methods = args.methods or spec["methods"]
@@ -134,8 +150,14 @@ def main():
     os.makedirs(runs_dir, exist_ok=True)
     command = "python benchmarks/sequence_tagging.py " + " ".join(sys.argv[1:])
     keys = [spec["main"][0]] + [key for key, _ in spec["others"]]
-    runs = common.train_all(args.seeds, methods,
-                            lambda method, seed: common.train(configs[method], method, seed, runs_dir, keys))
+
+    def train_one(method: str, seed: int) -> dict:
+        return common.train(configs[method], method, seed, runs_dir, keys)
+
+    if args.jobs > 1:  # train `jobs` runs at a time first; train_all then reuses the finished runs
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(lambda pair: train_one(*pair), [(m, seed) for seed in args.seeds for m in methods]))
+    runs = common.train_all(args.seeds, methods, train_one, args.allow_dirty)
     sys.path.insert(0, ROOT)
     import allennlp_models.tagging  # noqa: F401  registers crf_tagger
     import seal  # noqa: F401  registers the components needed to load the archives

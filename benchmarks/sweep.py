@@ -1,5 +1,8 @@
 """Runs one training config under several `-o` overrides (and seeds), in parallel processes, and
-writes a table of validation and test metrics: the record of what was tried when tuning.
+writes a table of validation and test metrics: the record of what was tried when tuning.  Beside
+the table, `NAME.runs.csv` keeps each run's final metrics (compact_runs.py); the runs must come
+from one commit of seal/ without uncommitted changes (common.seal_version; --allow-dirty lifts the
+latter for a trial sweep, and the table says so).
 
 Usage:
   .venv/bin/python benchmarks/sweep.py CONFIG --grid GRID.json --out benchmarks/tuning/NAME.md \
@@ -15,12 +18,14 @@ for span F1, accuracy for letters).
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import common
+import compact_runs
+
+ROOT = common.ROOT
 
 
 def seed_overrides(seed):
@@ -41,18 +46,34 @@ def select(grid, names, path):
     return {name: grid[name] for name in names}
 
 
+def run_dir(runs_dir, name, seed):
+    return os.path.join(runs_dir, f"{name}_seed{seed}")
+
+
 def run(config, name, overrides, seed, runs_dir):
-    out = os.path.join(runs_dir, f"{name}_seed{seed}")
+    out = run_dir(runs_dir, name, seed)
     overrides = for_seed(overrides, seed)
     command = [os.path.join(ROOT, ".venv/bin/allennlp"), "train", config, "-s", out, "-f",
                "--include-package", "seal", "-o", json.dumps(overrides)]
     start = time.time()
-    with open(out + ".log", "w") as log:
-        code = subprocess.call(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    code = common.train_recording_version(command, out)
     if code != 0:
         return name, seed, None, time.time() - start
     with open(os.path.join(out, "metrics.json")) as handle:
         return name, seed, json.load(handle), time.time() - start
+
+
+def record_runs(runs_dir, results, out, allow_dirty):
+    """The seal/ version of the finished runs (refusing a mix, common.seal_version), after writing
+    every started run's row to `<out without .md>.runs.csv`."""
+    finished = [{"method": name, "seed": seed, "code_version": common.read_code_version(run_dir(runs_dir, name, seed))}
+                for name, seed, metrics, _ in results if metrics is not None]
+    version = common.seal_version(finished, allow_dirty)
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    started = [run_dir(runs_dir, name, seed) for name, seed, _, _ in results]
+    started = [d for d in started if compact_runs.has_record(d)]
+    compact_runs.write_csv(os.path.splitext(out)[0] + ".runs.csv", compact_runs.rows(started))
+    return version
 
 
 def main():
@@ -65,23 +86,27 @@ def main():
     parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "sweep"))
     parser.add_argument("--metric", default="example_f1")
     parser.add_argument("--names", nargs="+", help="run only these entries of the grid")
+    common.add_allow_dirty(parser)
     args = parser.parse_args()
     with open(args.grid) as handle:
         grid = select(json.load(handle), args.names, args.grid)
     os.makedirs(args.runs_dir, exist_ok=True)
-    jobs = [(args.config, name, overrides, seed, args.runs_dir) for name, overrides in grid.items() for seed in args.seeds]
+    jobs = [(args.config, name, overrides, seed, args.runs_dir)
+            for name, overrides in grid.items() for seed in args.seeds]
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda job: run(*job), jobs))
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    version = record_runs(args.runs_dir, results, args.out, args.allow_dirty)
     with open(args.out, "w") as out:
-        out.write(f"# Sweep of `{args.config}`\n\nCommand: `{' '.join(sys.argv)}`\n\n")
+        out.write(f"# Sweep of `{args.config}`\n\nCommand: `{' '.join(sys.argv)}`  \n"
+                  f"{common.version_line(version)}\n\n")
         out.write(f"| name | seed | best dev {args.metric} | test {args.metric} | best epoch | wall s | overrides |\n"
                   "|---|---|---|---|---|---|---|\n")
         for (name, seed, metrics, seconds), job in zip(results, jobs):
             if metrics is None:
                 out.write(f"| {name} | {seed} | failed | | | {seconds:.0f} | `{json.dumps(job[2])}` |\n")
                 continue
-            out.write(f"| {name} | {seed} | {metrics['best_validation_' + args.metric]:.4f} | {metrics['test_' + args.metric]:.4f} "
+            dev, test = metrics["best_validation_" + args.metric], metrics["test_" + args.metric]
+            out.write(f"| {name} | {seed} | {dev:.4f} | {test:.4f} "
                       f"| {metrics['best_epoch']} | {seconds:.0f} | `{json.dumps(job[2])}` |\n")
     print(open(args.out).read())
 

@@ -39,7 +39,8 @@ def sweep(archive: str, thresholds, selects) -> dict:
     results = {}
     for select in selects:
         best = max(thresholds, key=lambda t: by_threshold[t][select])
-        results[select] = {"threshold": best, "dev": by_threshold[best], "test": scores(*test, best), "test_at_0.5": at_half}
+        results[select] = {"threshold": best, "dev": by_threshold[best], "test": scores(*test, best),
+                           "test_at_0.5": at_half}
     return results
 
 
@@ -47,7 +48,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("archives", nargs="+", help="NAME=path/to/model.tar.gz")
     parser.add_argument("--thresholds", type=float, nargs="+", default=DEFAULT_THRESHOLDS)
-    parser.add_argument("--select", nargs="+", default=["example_f1", "macro_f1"], choices=["macro_f1", "example_f1", "micro_f1"])
+    parser.add_argument("--select", nargs="+", default=["example_f1", "macro_f1"],
+                        choices=["macro_f1", "example_f1", "micro_f1"])
     parser.add_argument("--out")
     args = parser.parse_args()
     results = {name: sweep(path, args.thresholds, args.select) for name, path in common.named_archives(args.archives)}

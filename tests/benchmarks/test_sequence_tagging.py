@@ -1,4 +1,5 @@
 """The sequence-labelling benchmark end to end on the OCR fixture (benchmarks/sequence_tagging.py)."""
+import csv
 import json
 import os
 import subprocess
@@ -13,11 +14,12 @@ def test_benchmark_trains_times_and_writes_its_table_under_the_given_name(tmp_pa
                "--config-dir", "fixtures/configs", "--config-prefix", "ocr_small",
                "--methods", "cross_entropy", "--seeds", "1",
                "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"),
-               "--name", "ocr-smoke"]
+               "--name", "ocr-smoke", "--allow-dirty"]  # the working tree's seal/ may hold uncommitted edits
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
 
-    assert sorted(os.listdir(tmp_path / "results")) == ["ocr-smoke.json", "ocr-smoke.md", "ocr-smoke.png"]
+    assert sorted(os.listdir(tmp_path / "results")) == ["ocr-smoke.json", "ocr-smoke.md", "ocr-smoke.png",
+                                                        "ocr-smoke.runs.csv"]
     with open(tmp_path / "results" / "ocr-smoke.json") as handle:
         record = json.load(handle)
     assert record["seeds"] == [1]
@@ -27,3 +29,11 @@ def test_benchmark_trains_times_and_writes_its_table_under_the_given_name(tmp_pa
     assert record["summary"][0]["tokens_per_second"] > 0
     table = (tmp_path / "results" / "ocr-smoke.md").read_text()
     assert "--name ocr-smoke" in table and "| cross_entropy | 1 |" in table
+    # the code version: recorded in the run directory, the table and its runs file
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert record["code_version"]["commits"] == [head]
+    assert f"runs made at `{head[:10]}`" in table
+    with open(tmp_path / "results" / "ocr-smoke.runs.csv") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["run"], row["code_commit"]) == ("cross_entropy_seed1", head)
+    assert float(row["test_accuracy"]) == run["test_accuracy"]

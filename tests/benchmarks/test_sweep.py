@@ -9,9 +9,8 @@ import sweep  # noqa: E402
 
 
 def test_seed_fills_placeholders_in_nested_strings_and_sets_every_seed():
-    overrides = {"model.initializer": {"regexes": [["^task_nn\\.", {"type": "pretrained",
-                                                                     "weights_file_path": "runs/ce_seed{seed}/best.th"}]]},
-                 "trainer.num_epochs": 3}
+    initializer = {"type": "pretrained", "weights_file_path": "runs/ce_seed{seed}/best.th"}
+    overrides = {"model.initializer": {"regexes": [["^task_nn\\.", initializer]]}, "trainer.num_epochs": 3}
     filled = sweep.for_seed(overrides, 2)
     assert filled["model.initializer"]["regexes"][0] == ["^task_nn\\.", {"type": "pretrained",
                                                                           "weights_file_path": "runs/ce_seed2/best.th"}]
