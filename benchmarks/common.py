@@ -11,6 +11,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -37,14 +38,47 @@ def git(*args: str) -> str:
 
 
 def code_version() -> dict:
-    """The code a run is made with: the commit checked out, the last commit that changed `seal/`
-    and whether `seal/` differs from it (edited, staged or untracked files).  All None outside a
-    git checkout."""
+    """The code a run is made with: the commit checked out, the last commit that changed `seal/`,
+    whether `seal/` differs from it (edited, staged or untracked files), and `seal_tree`, the git
+    tree id of `seal/` as it is on disk (what a later commit of exactly these files will hold).
+    All None outside a git checkout."""
     try:
         return {"commit": git("rev-parse", "HEAD"), "seal_commit": git("log", "-1", "--format=%H", "--", "seal"),
-                "seal_dirty": bool(git("status", "--porcelain", "--", "seal"))}
+                "seal_dirty": bool(git("status", "--porcelain", "--", "seal")), "seal_tree": seal_tree()}
     except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "seal_commit": None, "seal_dirty": None}
+        return {"commit": None, "seal_commit": None, "seal_dirty": None, "seal_tree": None}
+
+
+def seal_tree() -> str:
+    """The git tree id of the working tree's `seal/` (ignored files left out), computed in a
+    throw-away index so that the repository's own index is not touched."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "GIT_INDEX_FILE": os.path.join(scratch, "index")}
+        subprocess.run(["git", "add", "--all", "--", "seal"], cwd=ROOT, env=env, check=True, capture_output=True)
+        return subprocess.run(["git", "write-tree", "--prefix=seal/"], cwd=ROOT, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+
+def commit_with_seal_tree(tree: str) -> Optional[str]:
+    """The oldest commit whose `seal/` is exactly `tree`, or None."""
+    for commit in reversed(git("log", "--format=%H", "--", "seal").split()):
+        if git("rev-parse", f"{commit}:seal") == tree:
+            return commit
+    return None
+
+
+def committed_version(version: dict) -> dict:
+    """`version` of a run made with uncommitted `seal/` changes that were later committed unchanged
+    is that commit's clean version (`seal_committed_after_run` marks it); any other is returned as is."""
+    if not version.get("seal_dirty") or not version.get("seal_tree"):
+        return version
+    try:
+        commit = commit_with_seal_tree(version["seal_tree"])
+    except (OSError, subprocess.CalledProcessError):
+        return version
+    if commit is None:
+        return version
+    return {**version, "seal_commit": commit, "seal_dirty": False, "seal_committed_after_run": True}
 
 
 def read_code_version(run_dir: str) -> Optional[dict]:
@@ -74,7 +108,8 @@ def seal_version(runs: Sequence[dict], allow_dirty: bool = False) -> dict:
     `seal_commit`, `seal_dirty` and the `commits` checked out.  A table must come from one version
     of `seal/`, so this refuses runs without a recorded version, runs made with different last
     commits of `seal/` and, unless `allow_dirty`, runs made with uncommitted changes in `seal/`
-    (or outside a git checkout), which no commit reproduces."""
+    (or outside a git checkout) that no commit holds: a run made before its `seal/` files were
+    committed unchanged counts as made at that commit (its recorded `seal_tree` is that commit's)."""
     def names(group):
         return ", ".join(f"{run['method']} seed {run['seed']}" for run in group)
 
@@ -82,6 +117,7 @@ def seal_version(runs: Sequence[dict], allow_dirty: bool = False) -> dict:
     if unknown:
         raise SystemExit(f"no {VERSION_FILE} in the run directories of {names(unknown)}: they were made before "
                          "the scripts recorded the code version, so they cannot join a table; rerun them")
+    runs = [{**run, "code_version": committed_version(run["code_version"])} for run in runs]
     by_commit: Dict[Optional[str], List[dict]] = {}
     for run in runs:
         by_commit.setdefault(run["code_version"]["seal_commit"], []).append(run)

@@ -96,6 +96,7 @@ def version_cells(run_dir: str, metrics_path: str) -> dict:
     version = common.read_code_version(run_dir)
     if version is None:
         return {"recorded_in_commit": recorded_in_commit(metrics_path)}
+    version = common.committed_version(version)
     return {"code_commit": version["commit"], "seal_commit": version["seal_commit"],
             "seal_dirty": version["seal_dirty"]}
 

@@ -134,3 +134,41 @@ def test_version_line_states_the_seal_commit_or_the_commit_that_recorded_old_run
                                             "(no commit reproduces them); runs made at `aaaaaaaaaa`, `bbbbbbbbbb`  ")
     assert common.version_line({"recorded_in_commit": "d" * 40}).startswith(
         "Code: runs recorded in commit `dddddddddd` (made at or before it;")
+
+
+def small_repository(path):
+    """A git repository with a committed seal/ package, for the version bookkeeping."""
+    def run(*args):
+        return subprocess.run(args, cwd=path, check=True, capture_output=True, text=True).stdout.strip()
+
+    run("git", "init", "-q")
+    run("git", "config", "user.email", "t@example.org")
+    run("git", "config", "user.name", "t")
+    (path / "seal").mkdir()
+    (path / "seal" / "model.py").write_text("A = 1\n")
+    run("git", "add", "seal")
+    run("git", "commit", "-q", "-m", "first")
+    return run
+
+
+def test_a_run_made_before_its_seal_changes_were_committed_counts_as_made_at_that_commit(tmp_path, monkeypatch):
+    run = small_repository(tmp_path)
+    monkeypatch.setattr(common, "ROOT", str(tmp_path))
+    (tmp_path / "seal" / "model.py").write_text("A = 2\n")
+    during_the_run = common.code_version()
+    assert during_the_run["seal_dirty"] is True
+    assert common.committed_version(during_the_run) == during_the_run  # not committed yet: stays dirty
+    run("git", "commit", "-q", "-am", "second")
+    resolved = common.committed_version(during_the_run)
+    assert resolved["seal_commit"] == run("git", "rev-parse", "HEAD") and resolved["seal_dirty"] is False
+    assert resolved["seal_committed_after_run"] is True
+    # a later, different change does not take the version of the commit before it
+    (tmp_path / "seal" / "model.py").write_text("A = 3\n")
+    assert common.committed_version(common.code_version())["seal_dirty"] is True
+
+
+def test_seal_tree_of_a_clean_checkout_is_the_committed_tree(tmp_path, monkeypatch):
+    run = small_repository(tmp_path)
+    monkeypatch.setattr(common, "ROOT", str(tmp_path))
+    assert common.seal_tree() == run("git", "rev-parse", "HEAD:seal")
+    assert run("git", "status", "--porcelain") == ""  # the repository's own index is untouched
