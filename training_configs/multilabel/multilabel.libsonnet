@@ -2,8 +2,8 @@
 // methods of ../seal.libsonnet.  A config picks a dataset and a method:
 //   local ml = import 'multilabel.libsonnet';
 //   ml.config(ml.datasets.scene, ml.methods.seal_dynamic_nce)
-// Data paths are relative to the directory `allennlp` runs in (the repository root) and can be
-// overridden with -o '{"train_data_path": ..., "validation_data_path": ..., "test_data_path": ...}'.
+// Data paths (data/README.md) are relative to the directory `allennlp` runs in (the repository
+// root); other files: -o '{"train_data_path": ..., "validation_data_path": ..., "test_data_path": ...}'.
 // Seeds: -o '{"random_seed": S, "numpy_seed": S, "pytorch_seed": S}'.
 local seal = import '../seal.libsonnet';
 
@@ -20,14 +20,13 @@ local seal = import '../seal.libsonnet';
       num_epochs: 60,
       patience: 12,
       score_hidden_dim: 100,
-      // Loss-net updates per task-net update in SEAL-dynamic: 3 beat 1 and a larger loss-net
-      // learning rate here (benchmarks/tuning/).
+      // score_steps 3 (loss-net updates per task-net update): chosen on dev, benchmarks/tuning/scene_seal_nce_round3.md
       score_steps: 3,
     },
     'debtags-bow': {
-      train: '../shared/data/debtags-bow/debtags-bow-train.arff',
-      dev: '../shared/data/debtags-bow/debtags-bow-dev.arff',
-      test: '../shared/data/debtags-bow/debtags-bow-test.arff',
+      train: 'data/debtags-bow/debtags-bow-train.arff.gz',
+      dev: 'data/debtags-bow/debtags-bow-dev.arff.gz',
+      test: 'data/debtags-bow/debtags-bow-test.arff.gz',
       num_features: 2000,
       hidden_dim: 500,
       dropout: 0.5,
@@ -35,11 +34,9 @@ local seal = import '../seal.libsonnet';
       num_epochs: 30,
       patience: 5,
       score_hidden_dim: 200,
-      // One loss-net update per batch: each costs a forward and backward pass of the 2000->500
-      // feature network (3 updates made an epoch ~7x a cross-entropy epoch here).
+      // score_steps 1: each loss-net update costs a forward and backward pass of the 2000->500 net.
       score_steps: 1,
-      // The energy is divided by the number of labels, cross-entropy's scale: summed over 379
-      // labels it outweighed cross-entropy 379 to 1 and the task-net collapsed (test F1 0.04).
+      // Energy per label, on cross-entropy's scale: summed over 379 labels it swamps cross-entropy.
       normalize_energy: true,
     },
   },

@@ -1,3 +1,3 @@
-// Handwritten words (../shared/data/ocr/letter.data): train folds 2-9, dev 1, test 0.
+// Handwritten words (data/ocr/letter.data.gz): train folds 2-9, dev 1, test 0.
 local st = import 'sequence_tagging.libsonnet';
 st.config(st.datasets.ocr, st.methods.cross_entropy)

@@ -2,8 +2,8 @@
 // plus allennlp-models' crf_tagger as the CRF peer.  A config picks a dataset and a method:
 //   local st = import 'sequence_tagging.libsonnet';
 //   st.config(st.datasets.wnut16, st.methods.seal_dynamic_nce)
-// Data paths are relative to the directory `allennlp` runs in (the repository root) and can be
-// overridden with -o '{"train_data_path": ..., "validation_data_path": ..., "test_data_path": ...}'.
+// Data paths (data/README.md) are relative to the directory `allennlp` runs in (the repository
+// root); other files: -o '{"train_data_path": ..., "validation_data_path": ..., "test_data_path": ...}'.
 local seal = import '../seal.libsonnet';
 
 {
@@ -60,14 +60,13 @@ local seal = import '../seal.libsonnet';
       coding_scheme: 'BIOUL',
       token_indexers: embedder.token_indexers,
     },
-    train: '../shared/data/wnut16/train.conll',
-    dev: '../shared/data/wnut16/dev.conll',
-    test: '../shared/data/wnut16/test.conll',
+    train: 'data/wnut16/train.conll.gz',
+    dev: 'data/wnut16/dev.conll.gz',
+    test: 'data/wnut16/test.conll.gz',
     label_encoding: 'BIOUL',
     label_field: 'tags',
     batch_size: 32,
-    // SEAL's best dev epoch was the 32nd-40th of 40 (model_cards/wnut16.md); early stopping ends the
-    // other methods well before 60.
+    // num_epochs 60: SEAL's best dev epoch comes late (benchmarks/tuning/wnut16_seal_nce.md); patience ends the rest.
     num_epochs: 60,
     patience: 10,
     validation_metric: '+f1-measure-overall',
@@ -78,7 +77,7 @@ local seal = import '../seal.libsonnet';
       dropout: 0.5,
     },
     // Transitions between neighbouring tags plus self-attention over the whole tag sequence:
-    // best dev span F1 of the sweep in benchmarks/tuning/wnut16_seal_nce*.md (2 seeds).
+    // chosen on dev, benchmarks/tuning/wnut16_seal_nce_round2.md
     global_score: {
       type: 'sum',
       scores: [
@@ -91,21 +90,18 @@ local seal = import '../seal.libsonnet';
 
   ocr: {
     reader: { type: 'ocr-letters' },
-    // The project's protocol (../shared/data/README.md): train folds 2-9, dev fold 1, test fold 0.
-    train: '../shared/data/ocr/letter.data@folds=2-9',
-    dev: '../shared/data/ocr/letter.data@folds=1',
-    test: '../shared/data/ocr/letter.data@folds=0',
+    // The project's protocol (data/README.md): train folds 2-9, dev fold 1, test fold 0.
+    train: 'data/ocr/letter.data.gz@folds=2-9',
+    dev: 'data/ocr/letter.data.gz@folds=1',
+    test: 'data/ocr/letter.data.gz@folds=0',
     label_encoding: null,
     label_field: 'labels',
     batch_size: 32,
-    // With averaging, 4 of the 10 runs of benchmarks/tuning/ocr_ema.md ran all 50 epochs
-    // (model_cards/ocr.md); the rest stopped at 25-44.
     num_epochs: 50,
     patience: 6,
     validation_metric: '+accuracy',
     // Validate, keep and predict with the exponential average of the weights (decay 0.996: about
-    // the last 250 updates, 1.4 epochs of 174 batches, the debtags light net's window): best dev
-    // letter accuracy rose on every seed of both methods (benchmarks/tuning/ocr_ema.md, 5 seeds).
+    // the last 250 updates): chosen on dev, benchmarks/tuning/ocr_ema.md
     moving_average: { type: 'exponential', decay: 0.996 },
     features: {
       type: 'letter-cnn',
@@ -118,7 +114,28 @@ local seal = import '../seal.libsonnet';
     score_steps: 1,
   },
 
-  datasets: { wnut16: $.wnut16(), ocr: $.ocr },
+  // Brown part of speech: plain tags (no span scheme), token accuracy; the WNUT-16 features.
+  // `train_instances`: only the first N training sentences are read (dev and test whole); null: all.
+  brown_pos(embedder=$.embedders.words_and_characters, train_instances=5000):: {
+    reader: { type: 'conll-tags', tag_scheme: null, token_indexers: embedder.token_indexers },
+    train: 'data/brown-pos/train.conll.gz',
+    dev: 'data/brown-pos/dev.conll.gz',
+    test: 'data/brown-pos/test.conll.gz',
+    train_instances: train_instances,
+    label_encoding: null,
+    label_field: 'tags',
+    batch_size: 32,
+    // num_epochs: a CPU-budget cap, short of convergence (model_cards/brown_pos.md); patience
+    // matters only when more epochs are run.
+    num_epochs: 4,
+    patience: 3,
+    validation_metric: '+accuracy',
+    features: $.wnut16(embedder).features,
+    global_score: { type: 'linear-chain' },
+    score_steps: 1,
+  },
+
+  datasets: { wnut16: $.wnut16(), ocr: $.ocr, brown_pos: $.brown_pos() },
 
   task(dataset):: dataset {
     model_extras: {
@@ -148,13 +165,21 @@ local seal = import '../seal.libsonnet';
         encoder: task.features.encoder,
         dropout: task.features.dropout,
         label_encoding: task.label_encoding,
-        constrain_crf_decoding: true,
-        calculate_span_f1: true,
+        // Span options need a span encoding; plain tags report accuracy only.
+        constrain_crf_decoding: task.label_encoding != null,
+        calculate_span_f1: task.label_encoding != null,
         include_start_end_transitions: true,
       },
       plain_optimizer: seal.adam(1e-3),
     },
   },
 
-  config(dataset, method):: seal.config($.task(dataset), method),
+  // A dataset's `train_instances` (optional, null: all) cuts the training file to its first N
+  // instances; dev and test are read whole by a separate validation_dataset_reader.
+  config(dataset, method)::
+    local cut = std.objectHas(dataset, 'train_instances') && dataset.train_instances != null;
+    seal.config($.task(dataset), method) + if cut then {
+      dataset_reader+: { max_instances: dataset.train_instances },
+      validation_dataset_reader: dataset.reader,
+    } else {},
 }

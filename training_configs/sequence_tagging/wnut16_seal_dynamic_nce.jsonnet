@@ -1,6 +1,6 @@
-// WNUT-16 NER (../shared/data/wnut16, BIO tags read as BIOUL), words + characters + BiLSTM.
-// NCE noise samples at temperature 0.5 (near the task-net's prediction) instead of 1: dev span F1
-// 0.3589 against 0.3293, mean of seeds 1-2 (benchmarks/tuning/wnut16_seal_nce_temperature.md).
+// WNUT-16 NER (data/wnut16, BIO tags read as BIOUL), words + characters + BiLSTM.
+// NCE noise samples at temperature 0.5 (near the task-net's prediction): chosen on dev,
+// benchmarks/tuning/wnut16_seal_nce_temperature.md
 local st = import 'sequence_tagging.libsonnet';
 st.config(st.datasets.wnut16, st.methods.seal_dynamic_nce) + {
   model+: { score_nn_loss+: { temperature: 0.5 } },

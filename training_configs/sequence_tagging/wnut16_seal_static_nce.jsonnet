@@ -1,3 +1,3 @@
-// WNUT-16 NER (../shared/data/wnut16, BIO tags read as BIOUL), words + characters + BiLSTM.
+// WNUT-16 NER (data/wnut16, BIO tags read as BIOUL), words + characters + BiLSTM.
 local st = import 'sequence_tagging.libsonnet';
 st.config(st.datasets.wnut16, st.methods.seal_static_nce)

@@ -9,16 +9,17 @@
 local seal = import '../seal.libsonnet';
 
 {
-  // ../shared/data/debtags: 23546 / 2931 / 2930 package descriptions (title + text), 379 tags.
+  // data/debtags (data/README.md): 23546 / 2931 / 2930 package descriptions (title + text), 379
+  // tags.  Paths are relative to the repository root, where `allennlp` runs; other files:
+  // -o '{"train_data_path": ..., "validation_data_path": ..., "test_data_path": ..., "dataset_reader.label_file": ...}'.
   debtags: {
-    train: '../shared/data/debtags/train.jsonl',
-    dev: '../shared/data/debtags/dev.jsonl',
-    test: '../shared/data/debtags/test.jsonl',
-    label_file: '../shared/data/debtags/labels.txt',
+    train: 'data/debtags/train.jsonl.gz',
+    dev: 'data/debtags/dev.jsonl.gz',
+    test: 'data/debtags/test.jsonl.gz',
+    label_file: 'data/debtags/labels.txt',
     text_fields: ['title', 'text'],
     label_field: 'labels',
-    // 12 epochs keep 5 seeds x 2 methods of the light net within a few core-hours; a budget of 20
-    // did not widen SEAL's lead over 5 seeds (benchmarks/tuning/debtags_light_epochs.md).
+    // num_epochs 12: a CPU budget; 20 did not change the comparison, benchmarks/tuning/debtags_light_epochs.md
     num_epochs: 12,
     patience: 3,
     score_hidden_dim: 200,
@@ -42,9 +43,7 @@ local seal = import '../seal.libsonnet';
     },
     feature_dim: 300,
     // Validate, keep and predict with the exponential average of the weights (decay 0.999: about
-    // the last 1000 updates, 1.4 epochs): the dev curve of SEAL's task-net wobbles by a point
-    // from epoch to epoch, as its loss moves with the loss-net.  Chosen on dev for both methods
-    // over 5 seeds (benchmarks/tuning/debtags_ema.md).
+    // the last 1000 updates): chosen on dev, benchmarks/tuning/debtags_ema.md
     moving_average: { type: 'exponential', decay: 0.999 },
   },
 
@@ -79,10 +78,8 @@ local seal = import '../seal.libsonnet';
     vocabulary: {},
     batch_size: 32,
     optimizer: seal.adam(1e-3),
-    // The network on top is small and cheap: more epochs than the light net's budget.  Dev
-    // example-F1 wobbles by a point from epoch to epoch, so patience 5 stopped runs at a dip
-    // (cross-entropy seed 3 at epoch 20; with patience 10 its best dev epoch was the 45th):
-    // benchmarks/tuning/debtags_minilm_frozen_patience.md.
+    // The network on top is small and cheap: more epochs than the light net's budget; patience 10
+    // rides out the epoch-to-epoch wobble of dev example-F1, benchmarks/tuning/debtags_minilm_frozen_patience.md
     num_epochs: 50,
     patience: 10,
     task_nn: {
@@ -134,13 +131,9 @@ local seal = import '../seal.libsonnet';
 
   // SEAL-NCE for text: the loss-net ranks the gold above the task-net's samples by raw score (no
   // proposal correction), and the samples are drawn at temperature 0.5, near the task-net's
-  // thresholded prediction.  Each was a dev gain on both benchmarked task-nets:
-  //   no correction, light net seed 1: example-F1 0.654 / macro-F1 0.167 against 0.649 / 0.126
-  //     (benchmarks/tuning/debtags_seal_nce_no_correction.md); frozen MiniLM, 3 seeds: 0.650-0.652
-  //     against 0.643 (benchmarks/tuning/debtags_minilm_frozen_nce_no_correction.md);
-  //   temperature 0.5, light net 5 seeds: 0.6559 / 0.1763 against 0.6528 / 0.1664
-  //     (benchmarks/tuning/debtags_light_seal_nce_temperature.md); frozen MiniLM 3 seeds:
-  //     0.6530 / 0.4329 against 0.6513 / 0.4247 (benchmarks/tuning/debtags_minilm_frozen_nce_temperature.md).
+  // thresholded prediction.  Both chosen on dev for the light and the frozen-MiniLM nets:
+  //   proposal_correction false: benchmarks/tuning/debtags_seal_nce_no_correction.md, debtags_minilm_frozen_nce_no_correction.md
+  //   temperature 0.5: benchmarks/tuning/debtags_light_seal_nce_temperature.md, debtags_minilm_frozen_nce_temperature.md
   methods: seal.methods + {
     seal_dynamic_nce: seal.methods.seal_dynamic({ type: 'nce-ranking', num_samples: 10, proposal_correction: false, temperature: 0.5 }),
   },

@@ -15,7 +15,7 @@ from seal.data import ArffDatasetReader, LabelSetField
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "fixtures" / "arff"
 BAD = FIXTURES / "bad"
-SHARED_DATA = REPO.parent / "shared" / "data"
+DATA = REPO / "data"
 
 # The rows of every tiny fixture (tiny-train.arff and its MEKA, gz and fold copies).
 LABEL_NAMES = ("Sky", "Open Water", "Tree")
@@ -271,12 +271,9 @@ def test_scene_small_fixture():
         assert reader.num_features == 294 and len(reader.label_names) == 6
 
 
-@pytest.mark.skipif(
-    not (SHARED_DATA / "scene" / "scene-dev.arff").is_file(), reason="shared scene data missing"
-)
 def test_real_scene_dev():
     reader = ArffDatasetReader()
-    instances = list(reader.read(str(SHARED_DATA / "scene" / "scene-dev.arff")))
+    instances = list(reader.read(str(DATA / "scene" / "scene-dev.arff.gz")))
     assert len(instances) == 200
     assert reader.num_features == 294
     assert reader.label_names == ("Beach", "Sunset", "FallFoliage", "Field", "Mountain", "Urban")
@@ -284,13 +281,9 @@ def test_real_scene_dev():
     assert all(instance["labels"].labels for instance in instances)  # every image has a label
 
 
-@pytest.mark.skipif(
-    not (SHARED_DATA / "debtags-bow" / "debtags-bow-dev.arff").is_file(),
-    reason="shared debtags-bow data missing",
-)
 def test_real_debtags_bow_dev_sparse_meka():
     reader = ArffDatasetReader()
-    instances = list(reader.read(str(SHARED_DATA / "debtags-bow" / "debtags-bow-dev.arff")))
+    instances = list(reader.read(str(DATA / "debtags-bow" / "debtags-bow-dev.arff.gz")))
     assert len(instances) == 2931
     assert reader.num_features == 2000 and len(reader.label_names) == 379
     assert reader.label_names[0] == "accessibility::input"

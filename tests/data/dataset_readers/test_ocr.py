@@ -13,7 +13,7 @@ from seal.data.dataset_readers.ocr import OcrLettersDatasetReader, parse_folds, 
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "ocr"
 SMALL = FIXTURES / "letter_small.data"
-SHARED_OCR = Path(__file__).parents[3].parent / "shared" / "data" / "ocr" / "letter.data"
+REAL_OCR = Path(__file__).parents[3] / "data" / "ocr" / "letter.data.gz"
 
 # (word_id, fold, letters) of the fixture's words, in file order.
 SMALL_WORDS = [
@@ -179,9 +179,9 @@ def test_registered_and_batched():
     assert tensors["labels"].shape == (5, 5)
 
 
-@pytest.mark.skipif(not SHARED_OCR.is_file(), reason="shared OCR data missing")
-def test_real_letter_data_sizes():
-    reader = OcrLettersDatasetReader()
-    words = list(reader.read(str(SHARED_OCR)))
-    assert len(words) == 6877  # Taskar et al.'s 6877 words, 52152 letters
-    assert sum(len(word["labels"].labels) for word in words) == 52152
+def test_real_letter_data_protocol_folds_of_the_gzipped_file():
+    """The configs' split of the shipped gzipped file (test fold 0, dev fold 1, train folds 2-9)
+    covers Taskar et al.'s 6877 words, 52152 letters."""
+    splits = {folds: read(f"{REAL_OCR}@folds={folds}") for folds in ("0", "1", "2-9")}
+    assert {folds: len(words) for folds, words in splits.items()} == {"0": 626, "1": 704, "2-9": 5547}
+    assert sum(len(word["labels"].labels) for words in splits.values() for word in words) == 52152

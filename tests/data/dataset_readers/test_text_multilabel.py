@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "fixtures" / "text_multilabel"
 DEBTAGS = FIXTURES / "debtags_small"
 BAD = FIXTURES / "bad"
-SHARED_DEBTAGS = REPO.parent / "shared" / "data" / "debtags"
+REAL_DEBTAGS = REPO / "data" / "debtags"
 
 
 def json_lines(path):
@@ -340,16 +340,25 @@ def test_gzip_gives_the_same_instances(tmp_path):
     assert zipped[0]["labels"].label_set == plain[0]["labels"].label_set
 
 
+def test_gzipped_label_file(tmp_path):
+    labels = tmp_path / "labels.txt.gz"
+    with open(DEBTAGS / "labels.txt", "rb") as source, gzip.open(labels, "wb") as target:
+        shutil.copyfileobj(source, target)
+    zipped = TextMultilabelReader(label_file=str(labels))
+    plain = TextMultilabelReader(label_file=str(DEBTAGS / "labels.txt"))
+    read(DEBTAGS / "dev.jsonl", zipped), read(DEBTAGS / "dev.jsonl", plain)
+    assert list(zipped.label_set) == list(plain.label_set) == (DEBTAGS / "labels.txt").read_text().split()
+
+
 def test_fixture_labels_file_covers_exactly_the_fixture_labels():
     used = {label for split in ("train", "dev", "test") for d in json_lines(DEBTAGS / f"{split}.jsonl")
             for label in d["labels"]}
     assert set((DEBTAGS / "labels.txt").read_text().split()) == used
 
 
-@pytest.mark.skipif(not (SHARED_DEBTAGS / "dev.jsonl").is_file(), reason="shared debtags data missing")
-def test_real_debtags_dev_with_the_shared_label_file():
-    reader = TextMultilabelReader(label_file=str(SHARED_DEBTAGS / "labels.txt"))
-    instances = read(SHARED_DEBTAGS / "dev.jsonl", reader)
+def test_real_debtags_dev_with_the_shipped_label_file():
+    reader = TextMultilabelReader(label_file=str(REAL_DEBTAGS / "labels.txt"))
+    instances = read(REAL_DEBTAGS / "dev.jsonl.gz", reader)
     assert len(instances) == 2931
     assert len(reader.label_set) == 379
     assert sum(len(labels) for labels in gold(instances)) / len(instances) > 2
