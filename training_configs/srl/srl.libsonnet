@@ -33,7 +33,7 @@ local st = import '../sequence_tagging/sequence_tagging.libsonnet';
       indicator_mode: 'type_ids',
       dropout: 0.1,
     },
-    reader: { type: 'srl', token_indexers: embedder.token_indexers },
+    reader: { type: 'conll2012-srl', token_indexers: embedder.token_indexers },
     train: data.train,
     dev: data.dev,
     test: data.test,
