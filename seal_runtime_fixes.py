@@ -1,39 +1,39 @@
 """Runtime fixes that let AllenNLP 2.10.1 run on Python 3.11 with PyTorch 2.x and transformers 4.5x.
 
-AllenNLP 2.10.1 (the last release) was written for torch < 1.13 and transformers < 4.21.  Four of
+AllenNLP 2.10.1 (the last release) was written for torch < 1.13 and transformers < 4.21.  Some of
 its modules fail on today's stack.  Each fix below is applied lazily, the first time its target
 module is imported, by a meta-path hook that `seal_runtime_fixes.pth` installs at interpreter start
 (the ``allennlp`` command imports every allennlp submodule before it reads ``--include-package``, so
 a fix inside ``seal/__init__.py`` would come too late).  Importing this module costs a few
 milliseconds and imports nothing heavy.
 
-The fixes:
+The fixes, by the names that SEAL_DISABLE_RUNTIME_FIXES (comma-separated) switches off:
 
-``TORCHVISION_STAND_IN``
+``torchvision-stand-in``
     ``allennlp.data.image_loader`` and ``allennlp.modules.vision.{grid_embedder,region_detector}``
     import torchvision at top level, but only use it inside image methods; PyPI's torchvision does
     not load beside the CPU torch.  While those three modules execute, an empty stand-in module
     named ``torchvision`` is visible; it is removed afterwards because transformers probes
     ``importlib.util.find_spec("torchvision")`` and must keep seeing that it is absent.
 
-``ADAMW``
+``transformers-adamw``
     ``allennlp.training.optimizers`` subclasses ``transformers.AdamW``, removed in transformers 4.4x.
     Before that module runs, ``transformers.AdamW`` is set to a ``torch.optim.AdamW`` subclass that
     accepts (and honours only the default of) ``correct_bias``.
 
-``TOKENIZER_KWARGS``
+``tokenizer-kwargs``
     ``allennlp.common.cached_transformers.get_tokenizer`` forwards ``add_special_tokens`` to
     ``AutoTokenizer.from_pretrained``, which modern transformers rejects.  The keyword is dropped
     there; allennlp passes it again on every encode call.
 
-``REDUCE_ON_PLATEAU``
+``reduce-on-plateau``
     The ``reduce_on_plateau`` learning-rate scheduler passes ``verbose`` to
     ``torch.optim.lr_scheduler.ReduceLROnPlateau``, which torch 2.x no longer accepts, so every
     config using it failed when the trainer was built.  Its constructor is replaced by one with the
     same arguments that leaves ``verbose`` out; ``verbose: true`` (it only printed each reduction)
     is refused rather than ignored.
 
-``NO_NLTK_DOWNLOAD``
+``no-nltk-download``
     The ``allennlp`` command imports every allennlp-models module as a plugin; one of them,
     ``allennlp_models.rc.tools.narrativeqa``, calls ``nltk.download`` at import when the NLTK
     data is missing, i.e. on every run here: nothing may be downloaded at run time.  While that
@@ -159,7 +159,7 @@ def _reduce_on_plateau_without_verbose(module: types.ModuleType) -> None:
 
 # Each fix by name: target module -> (run before its body, wrap its execution, run after its body).
 # Setting SEAL_DISABLE_RUNTIME_FIXES to a comma-separated list of names switches those fixes off
-# (to see the failure a fix prevents).
+# (to see the failure a fix prevents); an unknown name stops the interpreter at start.
 DISABLE_VARIABLE = "SEAL_DISABLE_RUNTIME_FIXES"
 FIXES = ("torchvision-stand-in", "transformers-adamw", "tokenizer-kwargs", "reduce-on-plateau",
          "no-nltk-download")
@@ -217,15 +217,36 @@ class _PatchingFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def install() -> None:
-    """Installs the import hook (idempotent). Modules already imported are not patched."""
-    disabled = frozenset(filter(None, os.environ.get(DISABLE_VARIABLE, "").split(",")))
-    unknown = disabled - set(FIXES)
+def disabled_fixes() -> frozenset:
+    """The fixes that SEAL_DISABLE_RUNTIME_FIXES switches off; a name that is not a fix is an error
+    (a typo must not silently leave a fix on)."""
+    value = os.environ.get(DISABLE_VARIABLE, "")
+    names = frozenset(name.strip() for name in value.split(",")) - {""}
+    unknown = names - set(FIXES)
     if unknown:
-        raise ValueError(f"{DISABLE_VARIABLE} names unknown fixes {sorted(unknown)}; known: {FIXES}")
-    _register(disabled)
+        raise ValueError(f"{DISABLE_VARIABLE}={value!r} names unknown runtime fixes {sorted(unknown)}; "
+                         f"valid names: {', '.join(FIXES)}")
+    return names
+
+
+def install() -> None:
+    """Installs the import hook (idempotent). Modules already imported are not patched.
+    Raises `ValueError` (installing nothing) if SEAL_DISABLE_RUNTIME_FIXES names an unknown fix."""
+    _register(disabled_fixes())
     if not any(isinstance(finder, _PatchingFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _PatchingFinder())
+
+
+def install_at_startup() -> None:
+    """What `seal_runtime_fixes.pth` runs at interpreter start.  site.py only prints an exception
+    raised by a `.pth` line and starts Python with no fix at all, so a bad switch ends the process
+    with its message and exit status 2 instead."""
+    try:
+        install()
+    except ValueError as error:
+        sys.stderr.write(f"seal_runtime_fixes: {error}\n")
+        sys.stderr.flush()
+        os._exit(2)
 
 
 def installed() -> bool:

@@ -1,11 +1,13 @@
-"""Installs `seal` and `seal_runtime_fixes.pth`, which makes AllenNLP 2.10.1 import on today's stack.
+"""Adds `seal_runtime_fixes.pth` to seal's wheels; everything else is declared in pyproject.toml.
 
-The `.pth` file must reach site-packages for regular and for editable installs alike, because the
-`allennlp` command imports allennlp's modules before it reads `--include-package`.
+The `.pth` file must reach site-packages itself, for regular and editable installs alike, because
+the `allennlp` command imports allennlp's modules before it reads `--include-package`.  setuptools
+has no declarative option for that (`data-files` land under sys.prefix, `package-data` inside a
+package), hence these two commands.
 """
 import os
 
-from setuptools import find_packages, setup
+from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.command.editable_wheel import editable_wheel
 
@@ -41,12 +43,4 @@ class EditableWheelWithPth(editable_wheel):
         return strategy
 
 
-setup(
-    name="seal",
-    version="0.1.0",
-    description="Structured energy networks as losses (SEAL) and energy-based structured prediction for AllenNLP",
-    packages=find_packages(include=["seal", "seal.*"]),
-    py_modules=["seal_runtime_fixes"],
-    python_requires=">=3.11",
-    cmdclass={"build_py": BuildPyWithPth, "editable_wheel": EditableWheelWithPth},
-)
+setup(cmdclass={"build_py": BuildPyWithPth, "editable_wheel": EditableWheelWithPth})

@@ -2,7 +2,8 @@
 installed by scripts/install.sh), for the configs that read it from $MINILM_DIR:
 
     MINILM_DIR=$(.venv/bin/python scripts/minilm_dir.py) .venv/bin/allennlp train \
-        training_configs/sequence_tagging/wnut16_minilm_seal_dynamic_nce.jsonnet -s runs/wnut_minilm --include-package seal
+        training_configs/sequence_tagging/wnut16_minilm_seal_dynamic_nce.jsonnet -s runs/wnut_minilm \
+        --include-package seal
 """
 import sys
 

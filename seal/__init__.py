@@ -5,8 +5,4 @@ Importing `seal` registers all of its components; `--include-package seal` does 
 """
 __version__ = "0.1.0"
 
-from seal import metrics, models, modules, predictors, training  # noqa: E402,F401
-try:
-    from seal import data  # noqa: F401
-except ImportError:
-    pass
+from seal import data, metrics, models, modules, predictors, training  # noqa: E402,F401

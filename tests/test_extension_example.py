@@ -153,7 +153,8 @@ def test_label_count_gradient_matches_finite_differences():
     y = torch.tensor([[[0.3, 0.2, 0.4, 0.1, 0.2, 0.1], [0.9, 0.8, 0.5, 0.2, 0.2, 0.1], [0.9, 0.9, 0.6, 0.5, 0.4, 0.1]]],
                      dtype=torch.double, requires_grad=True)
     score(y).sum().backward()
-    # analytic: every y_i gets the slope of its segment: table[2]-table[1] = -3, table[3]-table[2] = 4, table[4]-table[3] = 2
+    # analytic: every y_i gets the slope of its segment:
+    # table[2]-table[1] = -3, table[3]-table[2] = 4, table[4]-table[3] = 2
     expected_slopes = torch.tensor([-3.0, 4.0, 2.0], dtype=torch.double)
     torch.testing.assert_close(y.grad, expected_slopes.view(1, 3, 1).expand(1, 3, 6))
 
@@ -188,7 +189,9 @@ def test_allennlp_train_with_the_extension_package(tmp_path):
         allennlp_command(), "train", CONFIG, "-s", str(serialization_dir),
         "--include-package", "seal", "--include-package", "examples.my_seal_extension",
     ]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=HANG_GUARD_SECONDS, env=dict(os.environ))
+    result = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=HANG_GUARD_SECONDS, env=dict(os.environ)
+    )
     assert result.returncode == 0, result.stderr[-5000:]
     assert (serialization_dir / "model.tar.gz").is_file()
     metrics = json.loads((serialization_dir / "metrics.json").read_text())

@@ -12,6 +12,7 @@ import pytest
 
 import seal_runtime_fixes
 
+
 def run_python(code: str, disable: str = "") -> subprocess.CompletedProcess:
     """Runs `code` in a new interpreter with the fix named `disable` switched off."""
     env = dict(os.environ, **{seal_runtime_fixes.DISABLE_VARIABLE: disable})
@@ -33,7 +34,10 @@ def test_the_pth_file_installs_the_hook_at_interpreter_start():
     assert result.returncode == 0, result.stderr
 
 
-VISION_IMPORT = "import allennlp.data.image_loader, allennlp.modules.vision.grid_embedder, allennlp.modules.vision.region_detector\n"
+VISION_IMPORT = (
+    "import allennlp.data.image_loader, allennlp.modules.vision.grid_embedder, "
+    "allennlp.modules.vision.region_detector\n"
+)
 
 
 def test_vision_modules_need_the_torchvision_stand_in():
@@ -78,7 +82,8 @@ def test_the_adamw_stand_in_refuses_to_skip_bias_correction():
 def tiny_tokenizer_dir(tmp_path_factory):
     """A WordPiece tokenizer saved to disk (no download)."""
     directory = tmp_path_factory.mktemp("tokenizer")
-    (directory / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "hello", "world"]))
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "hello", "world"]
+    (directory / "vocab.txt").write_text("\n".join(vocabulary))
     from transformers import BertTokenizer
 
     BertTokenizer(str(directory / "vocab.txt")).save_pretrained(str(directory))
@@ -143,6 +148,21 @@ def test_no_nltk_download_when_allennlp_models_is_imported():
         assert "downloads: 2" in broken.stdout
 
 
-def test_unknown_fix_names_are_refused():
-    result = run_python("pass", disable="no-such-fix")
-    assert "no-such-fix" in result.stderr
+def test_an_unknown_fix_name_stops_the_interpreter_at_start():
+    result = run_python("print('started')", disable="tokenizer-kwargs,no-such-fix")
+    assert result.returncode == 2 and "started" not in result.stdout
+    assert "unknown runtime fixes ['no-such-fix']" in result.stderr
+    assert all(name in result.stderr for name in seal_runtime_fixes.FIXES)  # the valid names
+
+
+def test_install_refuses_an_unknown_fix_name_and_changes_nothing(monkeypatch):
+    before = dict(seal_runtime_fixes._AFTER)
+    monkeypatch.setenv(seal_runtime_fixes.DISABLE_VARIABLE, "tokenizer-kwargs,reduce_on_plateau")
+    with pytest.raises(ValueError, match=r"\['reduce_on_plateau'\].*valid names: torchvision-stand-in"):
+        seal_runtime_fixes.install()
+    assert seal_runtime_fixes._AFTER == before
+
+
+def test_disabled_fix_names_may_have_spaces(monkeypatch):
+    monkeypatch.setenv(seal_runtime_fixes.DISABLE_VARIABLE, " tokenizer-kwargs , no-nltk-download,")
+    assert seal_runtime_fixes.disabled_fixes() == {"tokenizer-kwargs", "no-nltk-download"}

@@ -103,3 +103,12 @@ def train_in_process(config: Path, serialization_dir: Path, overrides: Dict[str,
         return train_model_from_file(
             str(config), str(serialization_dir), overrides=json.dumps(overrides), **kwargs
         )
+
+
+def evaluate_in_process(archive: Path, input_file: Path, output_file: Path) -> Dict[str, Any]:
+    """`allennlp evaluate ARCHIVE INPUT --output-file OUTPUT` through its Python API, from the
+    repository root, with the test run's logging left intact.  Returns the metrics."""
+    from allennlp.commands.evaluate import evaluate_from_archive
+
+    with repo_root_cwd(), isolated_logging():
+        return evaluate_from_archive(str(archive), str(input_file), metrics_output_file=str(output_file))

@@ -1,7 +1,7 @@
 import torch
 from allennlp.common.checks import ConfigurationError
 
-from seal.modules.samplers.sampler import Sampler, SamplingContext, Samples
+from seal.modules.samplers.sampler import Sampler, Samples, SamplingContext
 
 
 @Sampler.register("my-noisy-gold")

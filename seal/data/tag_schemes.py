@@ -5,6 +5,8 @@ Schemes (`X` is any span type):
 - `"BIO"` (= IOB2): `B-X` begins a span, `I-X` continues it, `O` is outside.
 - `"IOB1"`: `I-X` is inside a span; `B-X` only begins a span that directly follows one of type X.
 - `"BIOUL"` (= BILOU, BIOES): `B-X` begin, `I-X` inside, `L-X` last, `U-X` single-token span.
+- `None` (`NO_SCHEME`): plain tags without spans (part of speech, letters): any non-empty tag is
+  valid and is kept as it is.
 """
 from typing import Callable, List, Optional
 
@@ -16,13 +18,18 @@ from allennlp.data.dataset_readers.dataset_utils.span_utils import (
     to_bioul,
 )
 
-# Input scheme -> the prefixes its tags may have (besides the plain tag "O").
+# Input span scheme -> the prefixes its tags may have (besides the plain tag "O").
 INPUT_SCHEMES = {"BIO": "BI", "IOB1": "BI", "BIOUL": "BIUL"}
 OUTPUT_SCHEMES = ("BIOUL", "BIO")
+# Plain tags: no span scheme, nothing to check or recode beyond a non-empty tag.
+NO_SCHEME = None
 
 
-def tag_problem(tag: str, scheme: str) -> Optional[str]:
-    """Why `tag` is not a valid tag of the input `scheme`, or `None` if it is."""
+def tag_problem(tag: str, scheme: Optional[str]) -> Optional[str]:
+    """Why `tag` is not a valid tag of the input `scheme` (`NO_SCHEME`: any non-empty tag is),
+    or `None` if it is."""
+    if scheme is NO_SCHEME:
+        return None if tag else "the tag is empty"
     if tag == "O":
         return None
     prefixes = INPUT_SCHEMES[scheme]
@@ -32,10 +39,12 @@ def tag_problem(tag: str, scheme: str) -> Optional[str]:
     return f"tag {tag!r} is not a valid {scheme} tag (expected 'O', {allowed})"
 
 
-def convert_tags(tags: List[str], from_scheme: str, to_scheme: str) -> List[str]:
+def convert_tags(tags: List[str], from_scheme: Optional[str], to_scheme: Optional[str]) -> List[str]:
     """
     Recodes valid tags (see `tag_problem`) of input scheme `from_scheme` ("BIO", "IOB1", "BIOUL")
     to `to_scheme` ("BIOUL", "BIO").  Everything goes through BIOUL made by AllenNLP's `to_bioul`.
+    Plain tags (`NO_SCHEME` to `NO_SCHEME`) come back unchanged; a span scheme cannot be
+    recoded to or from plain tags (`ConfigurationError`).
 
     Illegal transitions are not errors; they are read the way AllenNLP reads them
     (`bio_tags_to_spans`, and `to_bioul` on IOB1): an `I-X` that does not continue a span of
@@ -45,6 +54,10 @@ def convert_tags(tags: List[str], from_scheme: str, to_scheme: str) -> List[str]
     (AllenNLP's `to_bioul(encoding="BIO")` raises `InvalidTagSequence` on these sequences, so BIO
     input is first repaired as just described.)
     """
+    if from_scheme is NO_SCHEME or to_scheme is NO_SCHEME:
+        if from_scheme is not to_scheme:
+            raise ConfigurationError(f"cannot recode {from_scheme or 'plain'} tags to {to_scheme or 'plain'} tags")
+        return list(tags)
     if from_scheme == "IOB1":
         bioul = to_bioul(tags, encoding="IOB1")
     else:  # BIO or BIOUL: read tolerantly as valid BIO, re-encode

@@ -9,7 +9,7 @@ from allennlp.nn import InitializerApplicator, RegularizerApplicator
 from seal.modules.losses.loss import Loss, LossInputs
 from seal.modules.output_spaces.output_space import OutputSpace
 from seal.modules.samplers.sampler import Sampler, SamplingContext
-from seal.modules.score_nets.score_nn import ScoreNN
+from seal.modules.score_nets.score_nn import BoundScore, ScoreNN
 from seal.modules.task_nets.task_nn import TaskNN, TaskOutput
 
 SCORE_STEP = "score_nn"
@@ -142,12 +142,26 @@ class SealModel(Model):
     def _step_loss(
         self, step: str, inputs: Dict[str, Any], labels: torch.Tensor
     ) -> Tuple[torch.Tensor, Optional[TaskOutput], LossInputs]:
+        task_output = self._run_task_nn(inputs, with_grad=step == TASK_STEP)
+        loss, loss_inputs = self._loss_of(step, inputs, task_output, labels)
+        return loss, task_output, loss_inputs
+
+    def _loss_of(
+        self,
+        step: str,
+        inputs: Dict[str, Any],
+        task_output: Optional[TaskOutput],
+        labels: torch.Tensor,
+        score: Optional[BoundScore] = None,
+    ) -> Tuple[torch.Tensor, LossInputs]:
+        """The loss of `step` on the batch, given the task-net's output on it (and the score-net
+        bound to it, if already done)."""
         loss = self.step_loss(step)
         if loss is None:
             raise ConfigurationError(f"{self._name()} has no loss for step {step!r}")
-        task_output = self._run_task_nn(inputs, with_grad=step == TASK_STEP)
-        loss_inputs = self._context(LossInputs, inputs, task_output, labels, score_with_grad=step == SCORE_STEP)
-        return loss(loss_inputs), task_output, loss_inputs
+        score_with_grad = step == SCORE_STEP
+        loss_inputs = self._context(LossInputs, inputs, task_output, labels, score_with_grad, score)
+        return loss(loss_inputs), loss_inputs
 
     def _run_task_nn(self, inputs: Dict[str, Any], with_grad: bool) -> Optional[TaskOutput]:
         if self.task_nn is None:
@@ -155,9 +169,8 @@ class SealModel(Model):
         with torch.set_grad_enabled(with_grad and torch.is_grad_enabled()):
             return self.task_nn(**inputs)
 
-    def _context(self, context_class, inputs, task_output, labels, score_with_grad: bool):
-        score = None
-        if self.score_nn is not None:
+    def _context(self, context_class, inputs, task_output, labels, score_with_grad: bool, score=None):
+        if score is None and self.score_nn is not None:
             with torch.set_grad_enabled(score_with_grad and torch.is_grad_enabled()):
                 score = self.score_nn.bind(inputs)
         mask = task_output.mask if task_output is not None else (score.mask if score is not None else None)
@@ -175,24 +188,32 @@ class SealModel(Model):
     # ---- prediction -----------------------------------------------------------------------
     def _predict(self, inputs: Dict[str, Any], labels: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
         task_output = self._run_task_nn(inputs, with_grad=True)
+        score = None
         if self.inference is None:
             probabilities = self.output_space.probabilities(task_output.logits)
             mask = task_output.mask
         else:
             context = self._context(SamplingContext, inputs, task_output, None, score_with_grad=False)
-            probabilities, mask = self.inference(context).y[:, 0], context.mask
+            probabilities, mask, score = self.inference(context).y[:, 0], context.mask, context.score
         output = {"probabilities": probabilities}
         if mask is not None:
             output["mask"] = mask
         if labels is not None:
-            output["loss"], encoded_labels = self._validation_loss(inputs, labels)
+            output["loss"], encoded_labels = self._validation_loss(inputs, task_output, score, labels)
             self._update_metrics(probabilities, encoded_labels, mask)
         return output
 
-    def _validation_loss(self, inputs: Dict[str, Any], labels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The loss of the model's last training step on this batch, and the encoded labels."""
+    def _validation_loss(
+        self,
+        inputs: Dict[str, Any],
+        task_output: Optional[TaskOutput],
+        score: Optional[BoundScore],
+        labels: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The loss of the model's last training step on this batch, and the encoded labels.  It
+        reuses the prediction's task-net output and bound score-net: each net runs once per batch."""
         step = TASK_STEP if self.task_nn_loss is not None else SCORE_STEP
-        loss, _, loss_inputs = self._step_loss(step, inputs, labels)
+        loss, loss_inputs = self._loss_of(step, inputs, task_output, labels, score)
         return loss.detach(), loss_inputs.labels
 
     def _update_metrics(self, probabilities, labels, mask) -> None:

@@ -8,7 +8,7 @@ from allennlp.data import Vocabulary
 from allennlp.models import Model
 from allennlp.models.archival import load_archive
 
-from seal.models.seal_model import SCORE_STEP, TASK_STEP, SealModel
+from seal.models.seal_model import TASK_STEP, SealModel
 from seal.modules.losses.loss import Loss
 from seal.modules.losses.score_losses import DVNLoss, MarginLoss, NCERankingLoss
 from seal.modules.losses.task_losses import CrossEntropyLoss, EnergyLoss, WeightedSumLoss
@@ -57,7 +57,9 @@ class SealDynamic(SealModel):
     the task-net.  Defaults: NCE ranking for the loss-net, energy + cross-entropy for the task-net;
     the task-net alone predicts."""
 
-    def __init__(self, vocab: Vocabulary, score_nn_loss: Optional[Loss] = None, task_nn_loss: Optional[Loss] = None, **kwargs) -> None:
+    def __init__(
+        self, vocab: Vocabulary, score_nn_loss: Optional[Loss] = None, task_nn_loss: Optional[Loss] = None, **kwargs
+    ) -> None:
         super().__init__(
             vocab,
             score_nn_loss=score_nn_loss or NCERankingLoss(),

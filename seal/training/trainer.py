@@ -256,7 +256,9 @@ class SealTrainer(GradientDescentTrainer):
         if unknown:
             raise ConfigurationError(f"trainer.optimizers names {unknown}, which are not modules of the model")
         optimizer_group = OptimizerGroup({
-            name: lazy.construct(model_parameters=[[n, p] for n, p in getattr(model, name).named_parameters() if p.requires_grad])
+            name: lazy.construct(
+                model_parameters=[[n, p] for n, p in getattr(model, name).named_parameters() if p.requires_grad]
+            )
             for name, lazy in optimizers.items()
             if any(p.requires_grad for p in getattr(model, name).parameters())
         })
@@ -264,7 +266,9 @@ class SealTrainer(GradientDescentTrainer):
         schedulers = None
         if learning_rate_schedulers:
             schedulers = SchedulerGroup({
-                name: lazy.construct(optimizer=optimizer_group[name], num_epochs=num_epochs, num_steps_per_epoch=batches_per_epoch)
+                name: lazy.construct(
+                    optimizer=optimizer_group[name], num_epochs=num_epochs, num_steps_per_epoch=batches_per_epoch
+                )
                 for name, lazy in learning_rate_schedulers.items() if name in optimizer_group
             })
         return cls(

@@ -27,7 +27,11 @@ def test_token_accuracy_counts_real_positions_over_calls():
 def test_whole_sequence_accuracy_ignores_padding_and_empty_sequences():
     metric = WholeSequenceAccuracy()
     empty = torch.zeros(1, 3, dtype=torch.bool)
-    metric(torch.cat([PREDICTIONS, scores([[0, 0, 0]])]), torch.cat([GOLD, torch.tensor([[1, 1, 1]])]), torch.cat([MASK, empty]))
+    metric(
+        torch.cat([PREDICTIONS, scores([[0, 0, 0]])]),
+        torch.cat([GOLD, torch.tensor([[1, 1, 1]])]),
+        torch.cat([MASK, empty]),
+    )
     assert metric.get_metric() == pytest.approx(1 / 2)
 
 

@@ -31,7 +31,9 @@ def score_nn():
 
 CONFIGS = {
     "seal-dynamic": lambda: {"type": "seal-dynamic", "task_nn": task_nn(), "score_nn": score_nn()},
-    "seal-static": lambda: {"type": "seal-static", "task_nn": task_nn(), "score_nn": score_nn(), "pretraining_epochs": 2},
+    "seal-static": lambda: {
+        "type": "seal-static", "task_nn": task_nn(), "score_nn": score_nn(), "pretraining_epochs": 2
+    },
     "cross-entropy": lambda: {"type": "cross-entropy", "task_nn": task_nn()},
     "spen": lambda: {"type": "spen", "score_nn": score_nn()},
     "dvn": lambda: {"type": "dvn", "score_nn": score_nn()},

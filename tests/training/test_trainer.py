@@ -101,7 +101,9 @@ def test_num_steps_runs_the_score_step_that_many_times_per_batch(build):
     trainer = build(trainer__num_steps={"score_nn": 3, "task_nn": 1}, trainer__num_epochs=1)
     model = trainer.model
     calls = []
-    model.register_forward_pre_hook(lambda module, args, kwargs: calls.append(kwargs.get("seal_step")), with_kwargs=True)
+    model.register_forward_pre_hook(
+        lambda module, args, kwargs: calls.append(kwargs.get("seal_step")), with_kwargs=True
+    )
     trainer._train_batch(first_batch(trainer), model.active_steps(0))
     assert calls == ["score_nn", "score_nn", "score_nn", "task_nn"]
 
@@ -110,7 +112,9 @@ def test_num_steps_runs_the_score_step_that_many_times_per_batch(build):
     num_batches = 40 // BATCH_SIZE
     assert calls == ["score_nn", "score_nn", "score_nn", "task_nn"] * num_batches
     # the optimizers stepped accordingly: 1 + 5 batches
-    steps = {name: int(next(iter(opt["state"].values()))["step"]) for name, opt in trainer.optimizer.state_dict().items()}
+    steps = {
+        name: int(next(iter(opt["state"].values()))["step"]) for name, opt in trainer.optimizer.state_dict().items()
+    }
     assert steps == {"score_nn": 3 * (1 + num_batches), "task_nn": 1 + num_batches}
 
 

@@ -10,13 +10,12 @@ Rows may be dense (`0.1,0.2,...,0,1`) or sparse (`{0 1,5 1,300 0.5}`, omitted va
 count over all attributes).  A missing value `?` is 0 for a feature and an error for a label.
 """
 import glob
-import gzip
 import logging
 import os
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
-from typing import IO, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from allennlp.common.checks import ConfigurationError
@@ -25,21 +24,16 @@ from allennlp.data import DatasetReader, Instance
 from allennlp.data.fields import TensorField
 
 from seal.data.fields import LabelSetField
+from seal.data.file_io import line_error, open_text
 
 logger = logging.getLogger(__name__)
 
 _MEKA_NUM_LABELS = re.compile(r"-C\s+(-?\d+)")
 _NUMERIC_TYPES = {"numeric", "real", "integer"}
 _GLOB_CHARS = "*?["
-_GZIP_MAGIC = b"\x1f\x8b"
 
 # (1-based line number, raw line) pairs of an open file.
 _Lines = Iterator[Tuple[int, str]]
-
-
-def _error(path: str, line_no: int, problem: str) -> ConfigurationError:
-    """The reader's error: names the file, the 1-based line and the problem."""
-    return ConfigurationError(f"{path}, line {line_no}: {problem}")
 
 
 @dataclass
@@ -170,7 +164,7 @@ class ArffDatasetReader(DatasetReader):
         """(header, line number, stripped line) of every data row of `paths`, in order."""
         first: Optional[_Header] = None
         for path in paths:
-            with _open(path) as text:
+            with open_text(path) as text:
                 lines = enumerate(text, 1)
                 header = self._read_header(path, lines)
                 if first is None:
@@ -207,13 +201,13 @@ class ArffDatasetReader(DatasetReader):
         (the model's input size is usually configured from the same number)."""
         num_features, label_names = self._configured
         if num_features is not None and num_features != header.num_features:
-            raise _error(header.path, header.data_line,
-                         f"the file has {header.num_features} features, the reader is configured "
-                         f"with num_features={num_features}")
+            raise line_error(header.path, header.data_line,
+                             f"the file has {header.num_features} features, the reader is configured "
+                             f"with num_features={num_features}")
         if label_names is not None and label_names != header.label_names:
-            raise _error(header.path, header.data_line,
-                         f"the file's labels {list(header.label_names)} differ from the configured "
-                         f"label_names {list(label_names)}")
+            raise line_error(header.path, header.data_line,
+                             f"the file's labels {list(header.label_names)} differ from the configured "
+                             f"label_names {list(label_names)}")
         self._num_features = header.num_features
         self._label_names = header.label_names
 
@@ -248,15 +242,6 @@ def _resolve_paths(file_path: str) -> List[str]:
     return [cached_path(file_path)]
 
 
-def _open(path: str) -> IO[str]:
-    """Opens a text file for reading, gunzipping it if it starts with the gzip magic bytes."""
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == _GZIP_MAGIC:
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, "rt", encoding="utf-8")
-
-
 def _find_label_xml(path: str, relation: str, relation_line: int) -> str:
     """`<stem>.xml` next to `path` (stem: name up to the first '-', then the whole name)."""
     base = os.path.basename(path)
@@ -268,7 +253,7 @@ def _find_label_xml(path: str, relation: str, relation_line: int) -> str:
     for candidate in candidates:
         if os.path.isfile(candidate):
             return candidate
-    raise _error(
+    raise line_error(
         path,
         relation_line,
         f"the relation {relation!r} has no MEKA '-C n' option and no MULAN label file exists "
@@ -281,7 +266,7 @@ def _xml_label_names(xml_path: str) -> List[str]:
     try:
         root = ElementTree.parse(xml_path).getroot()
     except ElementTree.ParseError as error:
-        raise _error(xml_path, error.position[0], f"not a valid MULAN label file: {error}")
+        raise line_error(xml_path, error.position[0], f"not a valid MULAN label file: {error}")
     return [el.get("name", "") for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "label"]
 
 
@@ -290,10 +275,10 @@ def _xml_label_attributes(xml_path: str, names: List[str], path: str, data_line:
     index = {name: i for i, name in enumerate(names)}
     labels = _xml_label_names(xml_path)
     if not labels:
-        raise _error(path, data_line, f"no labels found: {xml_path} has no <label name=...> element")
+        raise line_error(path, data_line, f"no labels found: {xml_path} has no <label name=...> element")
     missing = [label for label in labels if label not in index]
     if missing:
-        raise _error(
+        raise line_error(
             path, data_line, f"labels {missing} named in {xml_path} are not attributes of the header"
         )
     return sorted(index[label] for label in labels)
@@ -302,9 +287,9 @@ def _xml_label_attributes(xml_path: str, names: List[str], path: str, data_line:
 def _first_or_last(num_labels: int, num_attributes: int, path: str, line_no: int) -> List[int]:
     """Attribute indices of the first `num_labels` (> 0) or the last `-num_labels` (< 0)."""
     if num_labels == 0:
-        raise _error(path, line_no, "no labels found: the number of labels (-C) is 0")
+        raise line_error(path, line_no, "no labels found: the number of labels (-C) is 0")
     if abs(num_labels) >= num_attributes:
-        raise _error(
+        raise line_error(
             path, line_no, f"{abs(num_labels)} labels leave no feature among {num_attributes} attributes"
         )
     if num_labels > 0:
@@ -335,8 +320,8 @@ def _parse_header(path: str, lines: _Lines) -> Tuple[str, int, List[str], List[i
             names.append(_parse_attribute(rest, path, line_no))
             name_lines.append(line_no)
         else:
-            raise _error(path, line_no, f"unexpected line in the header: {line[:60]!r}")
-    raise _error(path, line_no, "reached the end of the file without an @data line")
+            raise line_error(path, line_no, f"unexpected line in the header: {line[:60]!r}")
+    raise line_error(path, line_no, "reached the end of the file without an @data line")
 
 
 def _checked_header(
@@ -344,11 +329,11 @@ def _checked_header(
 ) -> Tuple[str, int, List[str], List[int], int]:
     """Rejects headers without attributes or with duplicate attribute names."""
     if not names:
-        raise _error(path, data_line, "no @attribute lines before @data")
+        raise line_error(path, data_line, "no @attribute lines before @data")
     seen: Dict[str, int] = {}
     for name, line_no in zip(names, name_lines):
         if name in seen:
-            raise _error(path, line_no, f"attribute {name!r} is declared twice")
+            raise line_error(path, line_no, f"attribute {name!r} is declared twice")
         seen[name] = line_no
     return relation, relation_line, names, name_lines, data_line
 
@@ -370,11 +355,11 @@ def _parse_attribute(rest: str, path: str, line_no: int) -> str:
     """The name of an `@attribute <name> <type>` line (name maybe quoted); checks the type."""
     rest = rest.strip()
     if not rest:
-        raise _error(path, line_no, "@attribute without a name and a type")
+        raise line_error(path, line_no, "@attribute without a name and a type")
     if rest[:1] in ("'", '"'):
         end = _closing_quote(rest)
         if end < 0:
-            raise _error(path, line_no, f"unterminated quoted attribute name in {rest!r}")
+            raise line_error(path, line_no, f"unterminated quoted attribute name in {rest!r}")
         name, kind = _unquote(rest[: end + 1]), rest[end + 1 :].strip()
     else:
         name, kind = _split_first(rest)
@@ -403,11 +388,11 @@ def _check_type(name: str, kind: str, path: str, line_no: int) -> None:
         values = [_unquote(value.strip()) for value in kind[1:-1].split(",")]
         if all(_is_number(value) for value in values):
             return
-        raise _error(
+        raise line_error(
             path, line_no, f"nominal attribute {name!r} has non-numeric values {kind}; only numeric "
             "nominal values such as {0,1} are supported"
         )
-    raise _error(
+    raise line_error(
         path, line_no, f"attribute {name!r} has unsupported type {kind!r} "
         "(expected numeric, real, integer or a nominal such as {0,1})"
     )
@@ -463,7 +448,7 @@ def _check_same_header(first: _Header, other: _Header) -> None:
         shorter = min(len(first.names), len(other.names))
         index = differing[0] if differing else shorter
         line_no = other.lines[index] if index < len(other.lines) else other.data_line
-    raise _error(
+    raise line_error(
         other.path, line_no,
         f"header differs from that of {first.path}; files of one glob must share attributes and labels",
     )
@@ -483,7 +468,7 @@ def _parse_dense(header: _Header, line_no: int, line: str) -> Tuple[np.ndarray, 
     """A dense row: exactly one comma-separated value per attribute."""
     parts = line.split(",")
     if len(parts) != len(header.names):
-        raise _error(
+        raise line_error(
             header.path, line_no, f"expected {len(header.names)} comma-separated values, found {len(parts)}"
         )
     try:
@@ -504,7 +489,7 @@ def _parse_dense(header: _Header, line_no: int, line: str) -> Tuple[np.ndarray, 
 def _parse_sparse(header: _Header, line_no: int, line: str) -> Tuple[np.ndarray, List[str]]:
     """A sparse row `{index value,...}`: attribute indices over all attributes, others 0."""
     if line[-1] != "}":
-        raise _error(header.path, line_no, "a sparse row must end with '}'")
+        raise line_error(header.path, line_no, "a sparse row must end with '}'")
     x = np.zeros(header.num_features, dtype=np.float32)
     positive = set()
     body = line[1:-1]
@@ -529,13 +514,13 @@ def _sparse_entry(header: _Header, line_no: int, entry: str) -> Tuple[int, str]:
     """(attribute index, value token) of one `index value` entry of a sparse row."""
     pieces = entry.split()
     if len(pieces) != 2:
-        raise _error(header.path, line_no, f"sparse entry {entry.strip()!r} is not 'index value'")
+        raise line_error(header.path, line_no, f"sparse entry {entry.strip()!r} is not 'index value'")
     try:
         attribute = int(pieces[0])
     except ValueError:
-        raise _error(header.path, line_no, f"sparse index {pieces[0]!r} is not an integer")
+        raise line_error(header.path, line_no, f"sparse index {pieces[0]!r} is not an integer")
     if not 0 <= attribute < len(header.names):
-        raise _error(
+        raise line_error(
             header.path, line_no, f"sparse index {attribute} is out of range [0, {len(header.names)})"
         )
     return attribute, pieces[1]
@@ -546,20 +531,20 @@ def _value(header: _Header, attribute: int, token: str, line_no: int) -> float:
     token = _unquote(token.strip())
     if token == "?":
         if header.label_of[attribute] >= 0:
-            raise _error(
+            raise line_error(
                 header.path, line_no, f"missing value '?' for label {header.names[attribute]!r}"
             )
         return 0.0
     try:
         return float(token)
     except ValueError:
-        raise _error(
+        raise line_error(
             header.path, line_no, f"non-numeric value {token!r} for attribute {header.names[attribute]!r}"
         )
 
 
 def _label_value_error(header: _Header, line_no: int, attribute: int, token: str) -> ConfigurationError:
-    return _error(
+    return line_error(
         header.path, line_no, f"label {header.names[attribute]!r} has value {token!r}; labels must be 0 or 1"
     )
 

@@ -1,9 +1,10 @@
-"""A dataset reader for CoNLL column files of tagged sentences (NER, chunking).
+"""A dataset reader for CoNLL column files of tagged sentences (NER, chunking, part of speech).
 
 One token per line, columns separated by tabs (if the line has a tab) or else by whitespace, a blank
 line between sentences.  Lines whose first column is `-DOCSTART-` (CoNLL-2003 document starts)
-separate sentences and are otherwise skipped.  Examples: WNUT-16 (`token<TAB>tag`, BIO) and
-CoNLL-2003 (`token POS chunk NER`, IOB1).  Tag schemes: see `seal.data.tag_schemes`.
+separate sentences and are otherwise skipped.  Examples: WNUT-16 (`token<TAB>tag`, BIO),
+CoNLL-2003 (`token POS chunk NER`, IOB1) and Brown part of speech (`token<TAB>tag`, plain tags:
+`tag_scheme: null`).  Tag schemes: see `seal.data.tag_schemes`.
 """
 import itertools
 import logging
@@ -16,8 +17,8 @@ from allennlp.data.fields import Field, MetadataField, SequenceLabelField, TextF
 from allennlp.data.token_indexers import SingleIdTokenIndexer, TokenIndexer
 from allennlp.data.tokenizers import Token
 
-from seal.data.dataset_readers.arff import _error, _open
-from seal.data.tag_schemes import INPUT_SCHEMES, OUTPUT_SCHEMES, convert_tags, tag_problem
+from seal.data.file_io import line_error, open_text
+from seal.data.tag_schemes import INPUT_SCHEMES, NO_SCHEME, OUTPUT_SCHEMES, convert_tags, tag_problem
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,8 @@ class ConllTagsDatasetReader(DatasetReader):
     bytes) lazily, one `Instance` per sentence with
     - `"tokens"`: `TextField` of the tokens (indexers set by `apply_token_indexers`, as in
       AllenNLP's own readers),
-    - `"tags"`: `SequenceLabelField` of the tags recoded to `coding_scheme`, in namespace
-      `label_namespace` (only if tags are known),
+    - `"tags"`: `SequenceLabelField` of the tags recoded to `coding_scheme` (plain tags as they
+      are), in namespace `label_namespace` (only if tags are known),
     - `"metadata"`: `MetadataField({"words": [token strings], "gold_tags": [the recoded tags]})`
       (`"gold_tags"` only if tags are known).
 
@@ -51,10 +52,13 @@ class ConllTagsDatasetReader(DatasetReader):
         Column of the token; negative values count from the end of the line.
     tag_column : `int`, optional (default = `-1`)
         Column of the tag (the last one by default, e.g. the NER tag of CoNLL-2003).
-    tag_scheme : `str`, optional (default = `"BIO"`)
-        Scheme of the tags in the file: `"BIO"` (= IOB2), `"IOB1"` (CoNLL-2003) or `"BIOUL"`.
-    coding_scheme : `str`, optional (default = `"BIOUL"`)
-        Scheme of the `"tags"` field: `"BIOUL"` or `"BIO"`.
+    tag_scheme : `Optional[str]`, optional (default = `"BIO"`)
+        Scheme of the tags in the file: `"BIO"` (= IOB2), `"IOB1"` (CoNLL-2003) or `"BIOUL"`; or
+        `None` (`null` in a config) for plain tags without spans (part of speech): any non-empty
+        tag is valid and kept verbatim.
+    coding_scheme : `Optional[str]`, optional (default = `None`)
+        Scheme of the `"tags"` field for a span `tag_scheme`: `"BIOUL"` or `"BIO"`; `None` means
+        `"BIOUL"`.  Plain tags are not recoded, so with `tag_scheme` `None` it must stay unset.
     label_namespace : `str`, optional (default = `"labels"`)
     max_tokens : `Optional[int]`, optional (default = `None`)
         Longer sentences are cut to their first `max_tokens` tokens (before recoding, so a span
@@ -68,22 +72,15 @@ class ConllTagsDatasetReader(DatasetReader):
         token_indexers: Dict[str, TokenIndexer] = None,
         token_column: int = 0,
         tag_column: int = -1,
-        tag_scheme: str = "BIO",
-        coding_scheme: str = "BIOUL",
+        tag_scheme: Optional[str] = "BIO",
+        coding_scheme: Optional[str] = None,
         label_namespace: str = "labels",
         max_tokens: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
         kwargs.update(manual_distributed_sharding=True, manual_multiprocess_sharding=True)
         super().__init__(**kwargs)
-        if tag_scheme not in INPUT_SCHEMES:
-            raise ConfigurationError(
-                f"Unknown tag_scheme {tag_scheme!r}; expected one of {sorted(INPUT_SCHEMES)}."
-            )
-        if coding_scheme not in OUTPUT_SCHEMES:
-            raise ConfigurationError(
-                f"Unknown coding_scheme {coding_scheme!r}; expected one of {list(OUTPUT_SCHEMES)}."
-            )
+        coding_scheme = _coding_scheme(tag_scheme, coding_scheme)
         if token_column == tag_column:
             raise ConfigurationError(f"token_column and tag_column are both {token_column}.")
         if max_tokens is not None and max_tokens < 1:
@@ -99,7 +96,7 @@ class ConllTagsDatasetReader(DatasetReader):
     def _read(self, file_path: str) -> Iterable[Instance]:
         """One instance per sentence of the file, only the sentences of this shard."""
         path = cached_path(file_path)
-        with _open(path) as text:
+        with open_text(path) as text:
             for sentence in self.shard_iterable(_sentences(text)):
                 tokens, tags = self._parse_sentence(path, sentence)
                 yield self.text_to_instance(tokens, tags)
@@ -144,17 +141,17 @@ class ConllTagsDatasetReader(DatasetReader):
             token_index = _resolve(self._token_column, len(columns))
             tag_index = _resolve(self._tag_column, len(columns))
             if token_index is None or tag_index is None or token_index == tag_index:
-                raise _error(
+                raise line_error(
                     path, line_no,
                     f"expected at least {self._needed_columns()} columns (token_column="
                     f"{self._token_column}, tag_column={self._tag_column}), found {len(columns)}",
                 )
             token, tag = columns[token_index], columns[tag_index]
             if not token:
-                raise _error(path, line_no, f"the token (column {token_index}) is empty")
+                raise line_error(path, line_no, f"the token (column {token_index}) is empty")
             problem = tag_problem(tag, self._tag_scheme)
             if problem:
-                raise _error(path, line_no, problem)
+                raise line_error(path, line_no, problem)
             tokens.append(token)
             tags.append(tag)
         return tokens, tags
@@ -167,6 +164,29 @@ class ConllTagsDatasetReader(DatasetReader):
             if token_index is not None and tag_index is not None and token_index != tag_index:
                 return count
         raise AssertionError("unreachable")
+
+
+def _coding_scheme(tag_scheme: Optional[str], coding_scheme: Optional[str]) -> Optional[str]:
+    """The scheme of the `"tags"` field: `coding_scheme` (default BIOUL) for a span `tag_scheme`,
+    `NO_SCHEME` for plain tags; `ConfigurationError` on an unknown scheme or a recoding of plain tags."""
+    if tag_scheme is NO_SCHEME:
+        if coding_scheme is not None:
+            raise ConfigurationError(
+                f"conll-tags: coding_scheme {coding_scheme!r} recodes spans, but tag_scheme is null "
+                "(plain tags, kept as they are): leave coding_scheme unset."
+            )
+        return NO_SCHEME
+    if tag_scheme not in INPUT_SCHEMES:
+        raise ConfigurationError(
+            f"Unknown tag_scheme {tag_scheme!r}; expected one of {sorted(INPUT_SCHEMES)}, or null "
+            "for plain tags without spans (e.g. part of speech)."
+        )
+    coding_scheme = "BIOUL" if coding_scheme is None else coding_scheme
+    if coding_scheme not in OUTPUT_SCHEMES:
+        raise ConfigurationError(
+            f"Unknown coding_scheme {coding_scheme!r}; expected one of {list(OUTPUT_SCHEMES)}."
+        )
+    return coding_scheme
 
 
 def _sentences(text: IO[str]) -> Iterator[_Sentence]:

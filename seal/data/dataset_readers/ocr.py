@@ -7,7 +7,7 @@ where `next_id` is the id of the word's next letter (-1 on its last letter), `po
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, IO, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from allennlp.common.file_utils import cached_path
 from allennlp.data import DatasetReader, Instance
 from allennlp.data.fields import ArrayField, Field, ListField, MetadataField, SequenceLabelField
 
-from seal.data.dataset_readers.arff import _error, _open
+from seal.data.file_io import line_error, open_text
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class OcrLettersDatasetReader(DatasetReader):
         path, suffix_folds = split_folds_suffix(file_path)
         folds = suffix_folds if suffix_folds is not None else self._folds
         path = cached_path(path)
-        with _open(path) as text:
+        with open_text(path) as text:
             words = _words(path, text)
             if folds is not None:
                 selected = set(folds)
@@ -213,7 +213,7 @@ def _words(path: str, text: IO[str]) -> Iterator[List[_Letter]]:
             yield word
             word = []
     if word:
-        raise _error(
+        raise line_error(
             path, last_line,
             f"the file ends inside word {word[-1].word_id}: its last letter has next_id "
             f"{word[-1].next_id}, not -1",
@@ -223,7 +223,7 @@ def _words(path: str, text: IO[str]) -> Iterator[List[_Letter]]:
 def _letter(path: str, line_no: int, columns: List[str]) -> _Letter:
     """The first six columns of a line, checked; the pixels are kept as strings."""
     if len(columns) != NUM_COLUMNS:
-        raise _error(
+        raise line_error(
             path, line_no,
             f"expected {NUM_COLUMNS} tab-separated columns (6 + {NUM_PIXELS} pixels), "
             f"found {len(columns)}",
@@ -233,24 +233,24 @@ def _letter(path: str, line_no: int, columns: List[str]) -> _Letter:
         try:
             values[name] = int(token)
         except ValueError:
-            raise _error(path, line_no, f"{name} {token!r} is not an integer")
+            raise line_error(path, line_no, f"{name} {token!r} is not an integer")
     if not 0 <= values["fold"] < NUM_FOLDS:
-        raise _error(path, line_no, f"fold {values['fold']} is outside 0-{NUM_FOLDS - 1}")
+        raise line_error(path, line_no, f"fold {values['fold']} is outside 0-{NUM_FOLDS - 1}")
     if columns[1] not in LETTERS:
-        raise _error(path, line_no, f"letter {columns[1]!r} is not a single letter a-z")
+        raise line_error(path, line_no, f"letter {columns[1]!r} is not a single letter a-z")
     return _Letter(line_no=line_no, letter=columns[1], pixels=columns[6:], **values)
 
 
 def _check_starts(path: str, letter: _Letter, ended: Dict[int, int]) -> None:
     """The first letter of a word: position 1, a word_id not seen before."""
     if letter.word_id in ended:
-        raise _error(
+        raise line_error(
             path, letter.line_no,
             f"word {letter.word_id} is not contiguous: it already ended on line "
             f"{ended[letter.word_id]}",
         )
     if letter.position != 1:
-        raise _error(
+        raise line_error(
             path, letter.line_no,
             f"word {letter.word_id} starts at position {letter.position}, expected 1",
         )
@@ -259,24 +259,24 @@ def _check_starts(path: str, letter: _Letter, ended: Dict[int, int]) -> None:
 def _check_continues(path: str, previous: _Letter, letter: _Letter) -> None:
     """A letter after `previous` of an unfinished word: same word and fold, the chain goes on."""
     if letter.word_id != previous.word_id:
-        raise _error(
+        raise line_error(
             path, letter.line_no,
             f"word {previous.word_id} is unfinished (line {previous.line_no} has next_id "
             f"{previous.next_id}, not -1) but this line belongs to word {letter.word_id}",
         )
     if letter.id != previous.next_id:
-        raise _error(
+        raise line_error(
             path, letter.line_no,
             f"broken chain in word {letter.word_id}: line {previous.line_no} has next_id "
             f"{previous.next_id} but this line has id {letter.id}",
         )
     if letter.position != previous.position + 1:
-        raise _error(
+        raise line_error(
             path, letter.line_no,
             f"word {letter.word_id} has position {letter.position} after {previous.position}",
         )
     if letter.fold != previous.fold:
-        raise _error(
+        raise line_error(
             path, letter.line_no,
             f"word {letter.word_id} changes fold from {previous.fold} to {letter.fold}",
         )
@@ -288,7 +288,7 @@ def _pixels(path: str, letter: _Letter) -> np.ndarray:
     is_one = pixels == "1"
     bad = np.flatnonzero(~is_one & (pixels != "0"))
     if len(bad):
-        raise _error(
+        raise line_error(
             path, letter.line_no,
             f"pixel {bad[0]} (column {bad[0] + 7}) is {letter.pixels[bad[0]]!r}, not 0 or 1",
         )

@@ -91,7 +91,9 @@ def _check_argument_column(conll_file: str, cells: List[Tuple[int, str]], column
     open_label, has_predicate = None, False
     for number, cell in cells:
         if cell.count("(") > 1 or cell.count(")") > 1 or (cell.strip("()*") and "(" not in cell):
-            raise ConfigurationError(f"{conll_file}, line {number}, column {column + 1}: malformed argument cell {cell!r}")
+            raise ConfigurationError(
+                f"{conll_file}, line {number}, column {column + 1}: malformed argument cell {cell!r}"
+            )
         if "(" in cell:
             if open_label is not None:
                 raise ConfigurationError(
@@ -102,7 +104,9 @@ def _check_argument_column(conll_file: str, cells: List[Tuple[int, str]], column
             has_predicate = has_predicate or open_label == "V"
         if ")" in cell:
             if open_label is None:
-                raise ConfigurationError(f"{conll_file}, line {number}, column {column + 1}: {cell!r} closes no open span")
+                raise ConfigurationError(
+                    f"{conll_file}, line {number}, column {column + 1}: {cell!r} closes no open span"
+                )
             open_label = None
     last_line = cells[-1][0]
     if open_label is not None:
@@ -110,4 +114,6 @@ def _check_argument_column(conll_file: str, cells: List[Tuple[int, str]], column
             f"{conll_file}, line {last_line}, column {column + 1}: the sentence ends with ({open_label} still open"
         )
     if not has_predicate:
-        raise ConfigurationError(f"{conll_file}, line {last_line}, column {column + 1}: a predicate column without (V*)")
+        raise ConfigurationError(
+            f"{conll_file}, line {last_line}, column {column + 1}: a predicate column without (V*)"
+        )

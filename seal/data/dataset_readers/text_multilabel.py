@@ -3,7 +3,7 @@
 One JSON object per line, blank lines skipped, plain or gzipped (detected by its magic bytes).
 The layouts of the usual data sets differ only in field names, which the reader is told:
 
-- debtags (`../shared/data/debtags`): `{"id": ..., "title": ..., "text": ..., "labels": [...]}`
+- debtags (`data/debtags`): `{"id": ..., "title": ..., "text": ..., "labels": [...]}`
   (the defaults);
 - AAPD-like: `{"text": ..., "labels": ["cs.LG", ...]}` (`text_fields: ["text"]`);
 - RCV1-like: `{"id": ..., "headline": ..., "text": ..., "topics": ["CCAT", ...]}`
@@ -21,8 +21,8 @@ from allennlp.data.fields import Field, MetadataField, TextField
 from allennlp.data.token_indexers import SingleIdTokenIndexer, TokenIndexer
 from allennlp.data.tokenizers import SpacyTokenizer, Token, Tokenizer
 
-from seal.data.dataset_readers.arff import _error, _open
 from seal.data.fields import LabelSetField
+from seal.data.file_io import line_error, open_text
 
 logger = logging.getLogger(__name__)
 
@@ -194,12 +194,12 @@ class TextMultilabelReader(DatasetReader):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise _error(path, line_no, f"not valid JSON ({error})")
+            raise line_error(path, line_no, f"not valid JSON ({error})")
         if not isinstance(record, dict):
-            raise _error(path, line_no, f"expected a JSON object, found {type(record).__name__}")
+            raise line_error(path, line_no, f"expected a JSON object, found {type(record).__name__}")
         text = self._join(self._text_values(path, line_no, record))
         if not text:
-            raise _error(path, line_no, f"the text (fields {self._text_fields}) is empty")
+            raise line_error(path, line_no, f"the text (fields {self._text_fields}) is empty")
         labels = _label_list(path, line_no, record, self._label_field)
         id_ = record.get(self._id_field) if self._id_field else None
         return text, labels, id_
@@ -211,11 +211,11 @@ class TextMultilabelReader(DatasetReader):
             value = record.get(name)
             if value is None:
                 if name not in self._optional_fields:
-                    raise _error(path, line_no, f"missing text field {name!r} (expected a string; "
+                    raise line_error(path, line_no, f"missing text field {name!r} (expected a string; "
                                  "list it in 'optional_fields' if it may be absent)")
                 continue
             if not isinstance(value, str):
-                raise _error(path, line_no, f"text field {name!r} must be a string, got {value!r}")
+                raise line_error(path, line_no, f"text field {name!r} must be a string, got {value!r}")
             values.append(value)
         return values
 
@@ -247,7 +247,7 @@ class TextMultilabelReader(DatasetReader):
     def _check_labels(self, path: str, line_no: int, labels: List[str]) -> None:
         unknown = [label for label in labels if label not in self._label_index]
         if unknown:
-            raise _error(path, line_no, f"labels {unknown} are not in the label set {self._source_text()}")
+            raise line_error(path, line_no, f"labels {unknown} are not in the label set {self._source_text()}")
 
     def _check_instance_labels(self, labels: Any) -> None:
         if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
@@ -267,7 +267,7 @@ class TextMultilabelReader(DatasetReader):
 
 def _lines(path: str) -> Iterator[Tuple[int, str]]:
     """(1-based line number, stripped line) of the non-blank lines of a plain or gzipped file."""
-    with _open(path) as text:
+    with open_text(path) as text:
         for line_no, line in enumerate(text, 1):
             line = line.strip()
             if line:
@@ -278,7 +278,7 @@ def _label_list(path: str, line_no: int, record: Dict[str, Any], field: str) -> 
     labels = record.get(field)
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
         found = "nothing" if field not in record else repr(labels)
-        raise _error(path, line_no, f"label field {field!r} must be a JSON list of strings, found {found}")
+        raise line_error(path, line_no, f"label field {field!r} must be a JSON list of strings, found {found}")
     return labels
 
 
@@ -287,7 +287,7 @@ def _read_label_file(path: str) -> List[str]:
     labels: Dict[str, int] = {}
     for line_no, label in _lines(path):
         if label in labels:
-            raise _error(path, line_no, f"label {label!r} repeats line {labels[label]}")
+            raise line_error(path, line_no, f"label {label!r} repeats line {labels[label]}")
         labels[label] = line_no
     if not labels:
         raise ConfigurationError(f"The label file {path} has no labels.")

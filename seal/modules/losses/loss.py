@@ -1,11 +1,9 @@
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 from allennlp.common import Registrable
 from allennlp.common.checks import ConfigurationError
 
-from seal.modules.output_spaces.output_space import OutputSpace
 from seal.modules.samplers.sampler import SamplingContext
 from seal.modules.score_nets.score_nn import BoundScore
 

@@ -1,11 +1,11 @@
-from typing import List, Optional, Set, Tuple
+from typing import List, Set, Tuple
 
 import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 
-from seal.modules.oracles.oracle import OracleValue
 from seal.data.tag_schemes import span_decoder
+from seal.modules.oracles.oracle import OracleValue
 
 
 @OracleValue.register("token-accuracy")
@@ -20,7 +20,9 @@ class TokenAccuracyOracle(OracleValue):
 
     def __call__(self, y, labels, mask=None):
         if y.dim() != 4:
-            raise ConfigurationError(f"token-accuracy needs tag sequences (batch, n, seq_len, tags), got {tuple(y.shape)}")
+            raise ConfigurationError(
+                f"token-accuracy needs tag sequences (batch, n, seq_len, tags), got {tuple(y.shape)}"
+            )
         agreement = (y * labels.unsqueeze(1).to(y.dtype)).sum(-1)  # (batch, n, seq_len)
         if mask is None:
             mask = torch.ones(labels.shape[:2], dtype=torch.bool, device=y.device)

@@ -72,9 +72,13 @@ class SequenceTagsOutputSpace(OutputSpace):
         if constrained_decoding and label_encoding is None:
             raise ConfigurationError("sequence-tags: constrained_decoding needs a label_encoding (BIO, IOB1, BIOUL)")
         if span_metric not in self.SPAN_METRICS:
-            raise ConfigurationError(f"sequence-tags: unknown span_metric {span_metric!r}; use one of {self.SPAN_METRICS}")
+            raise ConfigurationError(
+                f"sequence-tags: unknown span_metric {span_metric!r}; use one of {self.SPAN_METRICS}"
+            )
         if span_metric == "srl-eval" and label_encoding != "BIO":
-            raise ConfigurationError(f"sequence-tags: span_metric 'srl-eval' needs label_encoding 'BIO', got {label_encoding!r}")
+            raise ConfigurationError(
+                f"sequence-tags: span_metric 'srl-eval' needs label_encoding 'BIO', got {label_encoding!r}"
+            )
         self.label_namespace = label_namespace
         self.label_encoding = label_encoding
         self.constrained_decoding = constrained_decoding
@@ -198,7 +202,8 @@ class SequenceTagsOutputSpace(OutputSpace):
             if self.label_encoding is not None:
                 spans = span_decoder(self.label_encoding)(tags)
                 prediction["spans"] = [
-                    {"label": label, "start": start, "end": end} for label, (start, end) in sorted(spans, key=lambda s: s[1])
+                    {"label": label, "start": start, "end": end}
+                    for label, (start, end) in sorted(spans, key=lambda s: s[1])
                 ]
             readable.append(prediction)
         return readable

@@ -3,7 +3,7 @@ from typing import List
 import torch
 from allennlp.common.checks import ConfigurationError
 
-from seal.modules.samplers.sampler import Sampler, SamplingContext, Samples
+from seal.modules.samplers.sampler import Sampler, Samples, SamplingContext
 
 
 def _require(context: SamplingContext, field: str, sampler: str):

@@ -4,7 +4,7 @@ import torch
 from allennlp.common.checks import ConfigurationError
 
 from seal.modules.oracles.oracle import OracleValue
-from seal.modules.samplers.sampler import Sampler, SamplingContext, Samples
+from seal.modules.samplers.sampler import Sampler, Samples, SamplingContext
 
 
 @Sampler.register("gradient-based-inference")
@@ -60,7 +60,8 @@ class GradientBasedInference(Sampler):
                 y = y.detach().requires_grad_(True)
                 value = self._objective(score, y, context)
                 (gradient,) = torch.autograd.grad(value.sum(), y)
-                y = space.mask_outputs(space.ascent_step(y.detach(), gradient, self.step_size, self.method), context.mask)
+                stepped = space.ascent_step(y.detach(), gradient, self.step_size, self.method)
+                y = space.mask_outputs(stepped, context.mask)
                 new_value = self._objective(score, y, context).detach()
                 improved = new_value > best_value
                 best_value = torch.where(improved, new_value, best_value)

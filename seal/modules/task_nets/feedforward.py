@@ -1,4 +1,3 @@
-from typing import Optional
 
 import torch
 from allennlp.common.checks import ConfigurationError

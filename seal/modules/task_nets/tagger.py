@@ -98,7 +98,9 @@ class TaggerTaskNN(_PositionwiseTagger):
         indicator_dim: int = 100,
     ) -> None:
         if indicator_mode not in self.INDICATOR_MODES:
-            raise ConfigurationError(f"tagger: unknown indicator_mode {indicator_mode!r}; use one of {self.INDICATOR_MODES}")
+            raise ConfigurationError(
+                f"tagger: unknown indicator_mode {indicator_mode!r}; use one of {self.INDICATOR_MODES}"
+            )
         embeds_indicator = indicator_field is not None and indicator_mode == "embedding"
         input_dim = text_field_embedder.get_output_dim() + (indicator_dim if embeds_indicator else 0)
         super().__init__(vocab, input_dim, encoder, feedforward, dropout, label_namespace)

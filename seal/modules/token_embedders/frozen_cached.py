@@ -3,9 +3,9 @@ import logging
 import os
 from typing import Dict, Optional
 
+import lmdb
 import torch
 from allennlp.common.checks import ConfigurationError
-import lmdb
 from allennlp.modules.token_embedders import TokenEmbedder
 
 logger = logging.getLogger(__name__)
@@ -35,14 +35,13 @@ class FrozenCachedEmbedder(TokenEmbedder):
     (zeros) removed, so the same text in two batches of different widths is one cache entry.
 
     Each text missing from the cache is embedded alone, cut to its own length: a transformer's
-    output for a text changes in the last float bits with the padding width of its batch (about
-    2e-6 for MiniLM, enough to flip 0.4% of the float16 values), so embedding it inside whatever
-    batch first met it would make the cache, and every run that reads it, depend on which run
-    filled it.  On a CPU this is no slower (no compute goes to padding: 256 debtags texts with
-    MiniLM on one thread, two training jobs beside it, took 5.7 s one at a time against 6.7 s in
-    padded batches of 32).  The inputs of AllenNLP's `pretrained_transformer` and
-    `pretrained_transformer_mismatched` indexers are cut by their masks; an embedder with other
-    inputs is run on the batch's rows as they come.
+    output for a text changes in the last float bits with the padding width of its batch (enough
+    to flip stored float16 values), so embedding it inside whatever batch first met it would make
+    the cache, and every run that reads it, depend on which run filled it.  On a CPU this costs
+    no extra time, since no compute goes to padding (measurements in
+    benchmarks/tuning/debtags_minilm_frozen_cache_refill.md).  The inputs of AllenNLP's
+    `pretrained_transformer` and `pretrained_transformer_mismatched` indexers are cut by their
+    masks; an embedder with other inputs is run on the batch's rows as they come.
 
     Vectors are kept in memory for the life of the process (shared by every `frozen-cached`
     embedder whose wrapped weights are identical, e.g. a task-net and the loss-net's copy of it),
@@ -72,7 +71,9 @@ class FrozenCachedEmbedder(TokenEmbedder):
     ) -> None:
         super().__init__()
         if storage_dtype not in _DTYPES:
-            raise ConfigurationError(f"frozen-cached storage_dtype must be one of {sorted(_DTYPES)}, got {storage_dtype!r}")
+            raise ConfigurationError(
+                f"frozen-cached storage_dtype must be one of {sorted(_DTYPES)}, got {storage_dtype!r}"
+            )
         self.embedder = embedder
         for parameter in self.embedder.parameters():
             parameter.requires_grad_(False)
@@ -80,7 +81,7 @@ class FrozenCachedEmbedder(TokenEmbedder):
         self.cache_directory = cache_directory
         self.storage_dtype = _DTYPES[storage_dtype]
         self._fingerprint: Optional[str] = None
-        self._disk: Optional[TensorCache] = None
+        self._disk: Optional["_VectorStore"] = None
 
     def get_output_dim(self) -> int:
         return self.embedder.get_output_dim()
@@ -127,7 +128,9 @@ class FrozenCachedEmbedder(TokenEmbedder):
                 index = torch.tensor(rows, device=mask.device)
                 vectors = list(self.embedder(mask=mask.index_select(0, index),
                                              **{k: v.index_select(0, index) for k, v in inputs.items()}))
-        return {keys[row]: vector[: lengths[row]].to(self.storage_dtype).cpu().clone() for row, vector in zip(rows, vectors)}
+        return {
+            keys[row]: vector[: lengths[row]].to(self.storage_dtype).cpu().clone() for row, vector in zip(rows, vectors)
+        }
 
     @staticmethod
     def _key(row: int, inputs: Dict[str, torch.Tensor], mask: torch.Tensor) -> str:
@@ -198,7 +201,9 @@ class _VectorStore:
 
     def __init__(self, path: str, dim: int, dtype: torch.dtype) -> None:
         self.dim, self.dtype = dim, dtype
-        self.environment = lmdb.open(path, subdir=False, map_size=1 << 40, readahead=False, meminit=False, max_readers=64)
+        self.environment = lmdb.open(
+            path, subdir=False, map_size=1 << 40, readahead=False, meminit=False, max_readers=64
+        )
 
     def __len__(self) -> int:
         return self.environment.stat()["entries"]

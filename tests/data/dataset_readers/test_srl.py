@@ -54,7 +54,10 @@ def test_a_single_file_reads_like_its_directory():
     "name, message",
     [
         ("unbalanced_args.gold_conll", r"unbalanced_args.gold_conll, line 8, column 12: .*still open"),
-        ("ragged_columns.gold_conll", r"ragged_columns.gold_conll, line 5: 12 columns, but the sentence starting at line 2 has 13"),
+        (
+            "ragged_columns.gold_conll",
+            r"ragged_columns.gold_conll, line 5: 12 columns, but the sentence starting at line 2 has 13",
+        ),
     ],
 )
 def test_malformed_files_name_file_and_line(name, message):

@@ -11,9 +11,8 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 import allennlp_models
+import pytest
 from allennlp_models.common.ontonotes import Ontonotes
 from allennlp_models.structured_prediction.dataset_readers.srl import SrlReader
 from allennlp_models.structured_prediction.models.srl import (

@@ -103,7 +103,9 @@ def test_nce_ranking_loss_at_a_temperature_corrects_the_gold_by_the_tempered_noi
 
 def test_nce_ranking_loss_without_the_proposal_correction_ranks_the_raw_scores():
     loss = NCERankingLoss(num_samples=3, proposal_correction=False)
-    loss.sampler = FixedSampler([[[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]], [[math.log(3 / 8), math.log(1 / 8), math.log(1 / 8)]])
+    loss.sampler = FixedSampler(
+        [[[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]], [[math.log(3 / 8), math.log(1 / 8), math.log(1 / 8)]]
+    )
     # r(y) = s(y): gold (1,1) -0.25, samples (1,0) 1, (0,0) 0, (0,1) -2
     r = [-0.25, 1.0, 0.0, -2.0]
     expected = -math.log(math.exp(r[0]) / sum(math.exp(r_k) for r_k in r))
@@ -121,7 +123,9 @@ def test_nce_ranking_loss_without_correction_pushes_up_the_labels_the_samples_la
         def __call__(self, outputs):
             return (outputs * local.unsqueeze(1)).sum(-1)
 
-    inputs = LossInputs(output_space=SPACE, task_logits=torch.zeros(1, 2), labels=torch.tensor([[1, 1]]), score=LocalOnly())
+    inputs = LossInputs(
+        output_space=SPACE, task_logits=torch.zeros(1, 2), labels=torch.tensor([[1, 1]]), score=LocalOnly()
+    )
     loss = NCERankingLoss(num_samples=1, proposal_correction=False)
     loss.sampler = FixedSampler(y[:, 1:].tolist(), [[0.0]])
     loss(inputs).backward()

@@ -347,7 +347,9 @@ class MaskingCase:
         log_p = torch.log_softmax(self.task_logits, -1)
         self.log_q = torch.stack(
             [
-                torch.stack([log_p[b, :length].gather(-1, sample_tags[b, k, :length, None]).sum() for k in range(NUM_FIXED)])
+                torch.stack(
+                    [log_p[b, :length].gather(-1, sample_tags[b, k, :length, None]).sum() for k in range(NUM_FIXED)]
+                )
                 for b, length in enumerate(LENGTHS)
             ]
         )

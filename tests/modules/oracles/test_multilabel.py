@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from allennlp.common.checks import ConfigurationError
 
 from seal.modules.oracles import F1Oracle, HammingOracle, OracleValue

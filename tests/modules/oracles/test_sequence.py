@@ -1,4 +1,3 @@
-import pytest
 import torch
 
 from seal.modules.oracles import OracleValue, SpanF1Oracle, TokenAccuracyOracle

@@ -87,7 +87,8 @@ def test_ascent_steps_stay_in_the_simplex_and_raise_a_linear_objective(space, me
 
 def test_decode_encode_and_decisions(space):
     probabilities = space.probabilities(LOGITS)
-    torch.testing.assert_close(space.decode(probabilities, MASK), torch.stack([one_hot([2, 0, 0]) * torch.tensor([[1.0], [1.0], [0.0]])]))
+    expected = torch.stack([one_hot([2, 0, 0]) * torch.tensor([[1.0], [1.0], [0.0]])])
+    torch.testing.assert_close(space.decode(probabilities, MASK), expected)
     labels = torch.tensor([[2, 1, 0]])  # index 0 at the padded position is SequenceLabelField padding
     encoded = space.encode_labels(labels, MASK, 3)
     torch.testing.assert_close(encoded, torch.stack([torch.stack([one_hot(2), one_hot(1), torch.zeros(3)])]))

@@ -11,7 +11,9 @@ BIOUL = {0: "O", 1: "B-A", 2: "I-A", 3: "L-A", 4: "U-A"}
 
 def legal_bio(tags):
     """An I-X only right after B-X or I-X."""
-    return all(not tag.startswith("I-") or (i > 0 and tags[i - 1] in ("B-" + tag[2:], tag)) for i, tag in enumerate(tags))
+    return all(
+        not tag.startswith("I-") or (i > 0 and tags[i - 1] in ("B-" + tag[2:], tag)) for i, tag in enumerate(tags)
+    )
 
 
 def legal_bioul(tags):

@@ -127,7 +127,9 @@ def srl_batch(model_dir, sentences, verbs, vocab=None):
 def srl_tagger(model_dir, vocab, **extra):
     params = {
         "type": "tagger",
-        "text_field_embedder": {"token_embedders": {"tokens": {"type": "pretrained_transformer_mismatched", "model_name": model_dir}}},
+        "text_field_embedder": {
+            "token_embedders": {"tokens": {"type": "pretrained_transformer_mismatched", "model_name": model_dir}}
+        },
         "indicator_field": "verb_indicator",
         **extra,
     }

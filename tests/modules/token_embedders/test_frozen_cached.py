@@ -32,8 +32,10 @@ def empty_memory():
 
 def tensors(texts, indexer):
     """The indexed batch of `texts` (lists of words or of `Token`s)."""
-    instances = [Instance({"tokens": TextField([w if isinstance(w, Token) else Token(w) for w in words], {"tokens": indexer})})
-                 for words in texts]
+    instances = [
+        Instance({"tokens": TextField([w if isinstance(w, Token) else Token(w) for w in words], {"tokens": indexer})})
+        for words in texts
+    ]
     batch = Batch(instances)
     batch.index_instances(Vocabulary())
     return batch.as_tensor_dict()["tokens"]["tokens"]

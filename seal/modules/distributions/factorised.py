@@ -1,0 +1,140 @@
+"""Fully factorised distributions: independent binary labels, and a categorical per position.
+
+Both are the exponential family of their logits: `score(y) = <y, logits>` summed over the real
+decisions and `log Z` the sum of the per-decision log-normalisers, so `log_prob`, `entropy` and
+`marginals` follow from one definition shared with the structured distributions (a linear-chain
+CRF with zero transitions is exactly a `Categorical`).
+"""
+from abc import abstractmethod
+from typing import Optional, Tuple
+
+import torch
+from allennlp.common.checks import ConfigurationError
+
+from seal.modules.distributions.distribution import OutputDistribution
+
+
+def masked_inner(y: torch.Tensor, potentials: torch.Tensor, mask: Optional[torch.BoolTensor]) -> torch.Tensor:
+    """`sum_d <y_d, potentials_d>` over the real decisions `d`: `y` `(B, N, *shape)`, `potentials`
+    `(B, *shape)`, `mask` `(B, *shape[:-1])` or `None` -> `(B, N)`.  Entries where `y` is 0 add
+    nothing even where a potential is `-inf` (a forbidden value), and values at padding are
+    discarded whatever they are (selection, not multiplication)."""
+    terms = y * potentials.unsqueeze(1)
+    keep = y != 0
+    if mask is not None:
+        keep = keep & mask.unsqueeze(1).unsqueeze(-1)
+    return torch.where(keep, terms, terms.new_zeros(())).flatten(2).sum(-1)
+
+
+class _Factorised(OutputDistribution):
+    """Independent decisions with logits `potentials` `(B, *label_shape)`."""
+
+    def __init__(self, potentials: torch.Tensor, mask: Optional[torch.BoolTensor] = None) -> None:
+        self.potentials = potentials
+        self.mask = mask
+
+    @property
+    def batch_size(self) -> int:
+        return self.potentials.size(0)
+
+    @property
+    def label_shape(self) -> Tuple[int, ...]:
+        return tuple(self.potentials.shape[1:])
+
+    @abstractmethod
+    def _decision_log_partition(self) -> torch.Tensor:
+        """Each decision's log-normaliser, `(B, *label_shape)` for binary labels, `(B, T)` per position."""
+
+    def _real(self, values: torch.Tensor) -> torch.Tensor:
+        """`values` (one per decision, or per decision and value) with 0 at padded decisions."""
+        if self.mask is None:
+            return values
+        mask = self.mask if values.dim() == self.mask.dim() else self.mask.unsqueeze(-1)
+        return torch.where(mask, values, values.new_zeros(()))
+
+    def score(self, y: torch.Tensor) -> torch.Tensor:
+        self._check_outputs(y)
+        return masked_inner(y, self.potentials, self.mask)
+
+    def log_partition(self) -> torch.Tensor:
+        return self._real(self._decision_log_partition()).flatten(1).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        # log Z - E[score]; a -inf logit has probability 0 and adds nothing (finite stand-in).
+        finite = torch.where(torch.isfinite(self.potentials), self.potentials, self.potentials.new_zeros(()))
+        return self.log_partition() - (self.marginals() * finite).flatten(1).sum(-1)
+
+
+class Bernoulli(_Factorised):
+    """Independent binary labels: `p(y) = prod_l sigmoid(logits_l)^y_l (1 - sigmoid(logits_l))^(1 - y_l)`.
+
+    logits : `(B, L)`, finite; `label_shape` is `(L,)` and an output `y` is `(L,)` of 0/1 entries.
+        `log Z = sum_l softplus(logits_l)`.  There is no padding (`mask` is `None`).
+    """
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        if logits.dim() != 2:
+            raise ConfigurationError(f"Bernoulli expects logits of shape (batch, num_labels), "
+                                     f"got {tuple(logits.shape)}")
+        super().__init__(logits)
+
+    def _decision_log_partition(self) -> torch.Tensor:
+        return torch.nn.functional.softplus(self.potentials)
+
+    def marginals(self) -> torch.Tensor:
+        """`P(y_l = 1)` `(B, L)`."""
+        return torch.sigmoid(self.potentials)
+
+    def sample(self, num_samples: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        with torch.no_grad():
+            probabilities = self.marginals().unsqueeze(1).expand(-1, num_samples, -1)
+            return torch.bernoulli(probabilities, generator=generator)
+
+    def argmax(self) -> torch.Tensor:
+        """1 where `logits > 0` (a label at probability exactly 1/2 is off)."""
+        return (self.potentials.detach() > 0).to(self.potentials.dtype)
+
+
+class Categorical(_Factorised):
+    """An independent categorical distribution per position: `p(y) = prod_t softmax(logits_t)[y_t]`.
+
+    logits : `(B, T, K)`; a `-inf` entry forbids that value (each real position needs one finite).
+        `label_shape` is `(T, K)`; an output is one-hot per position.  `log Z = sum_t logsumexp_k`.
+    mask : `(B, T)` bool or `None`; any pattern (not only a prefix), so per-pixel labels of an image
+        are this distribution over its `T = height * width` flattened pixels, padded pixels masked.
+    """
+
+    def __init__(self, logits: torch.Tensor, mask: Optional[torch.BoolTensor] = None) -> None:
+        if logits.dim() != 3:
+            raise ConfigurationError(f"Categorical expects logits of shape (batch, length, num_tags), "
+                                     f"got {tuple(logits.shape)}")
+        if mask is not None and tuple(mask.shape) != tuple(logits.shape[:2]):
+            raise ConfigurationError(f"Categorical expects a mask of shape (batch, length) = "
+                                     f"{tuple(logits.shape[:2])}, got {tuple(mask.shape)}")
+        super().__init__(logits, None if mask is None else mask.bool())
+
+    def _decision_log_partition(self) -> torch.Tensor:
+        return torch.logsumexp(self.potentials, dim=-1)
+
+    def marginals(self) -> torch.Tensor:
+        """`softmax(logits)` per position `(B, T, K)`, 0 at padding."""
+        return self._real(torch.softmax(self.potentials, dim=-1))
+
+    def sample(self, num_samples: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        with torch.no_grad():
+            batch, length, num_tags = self.potentials.shape
+            probabilities = torch.softmax(self.potentials, dim=-1).reshape(-1, num_tags)
+            tags = torch.multinomial(probabilities, num_samples, replacement=True, generator=generator)
+            tags = tags.view(batch, length, num_samples).transpose(1, 2)  # (B, N, T)
+            return self._one_hot(tags)
+
+    def argmax(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self._one_hot(self.potentials.argmax(-1).unsqueeze(1)).squeeze(1)
+
+    def _one_hot(self, tags: torch.Tensor) -> torch.Tensor:
+        """Tag indices `(B, N, T)` -> one-hot `(B, N, T, K)` in the logits' dtype, 0 at padding."""
+        y = torch.nn.functional.one_hot(tags, self.potentials.size(-1)).to(self.potentials.dtype)
+        if self.mask is None:
+            return y
+        return y * self.mask[:, None, :, None]
