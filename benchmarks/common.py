@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -141,17 +141,28 @@ def add_allow_dirty(parser) -> None:
                              "the table says so. Runs of different seal/ commits are refused regardless")
 
 
-def train(config: str, method: str, seed: int, runs_dir: str, metric_keys: Sequence[str]) -> dict:
-    """One `allennlp train` of `config` with `seed` into `<runs_dir>/<method>_seed<seed>` (its log
-    in `<that>.log`, the code version in its `code_version.json`; a finished run, one with a
-    metrics.json, is reused; an interrupted one has an archive but no metrics.json and is trained
-    again).  Returns the run's `metric_keys` from metrics.json, its best epoch, the epochs it ran,
-    the seconds per epoch (training_duration, which includes validation, over the epochs) and its
-    code version."""
-    out = os.path.join(runs_dir, f"{method}_seed{seed}")
-    overrides = json.dumps({"random_seed": seed, "numpy_seed": seed, "pytorch_seed": seed})
+ALLENNLP_DEFAULT_SEEDS = {"random_seed": 13370, "numpy_seed": 1337, "pytorch_seed": 133}
+
+
+def seed_overrides(seed: Union[int, str]) -> dict:
+    """The seed overrides of a run: the same integer for AllenNLP's three seeds, or AllenNLP's own
+    defaults for `"default"` (what a config without seeds, like the README's main job, trains with)."""
+    if seed == "default":
+        return dict(ALLENNLP_DEFAULT_SEEDS)
+    return {"random_seed": int(seed), "numpy_seed": int(seed), "pytorch_seed": int(seed)}
+
+
+def train(config: str, method: str, seed: Union[int, str], runs_dir: str, metric_keys: Sequence[str],
+          overrides: Optional[dict] = None, name: Optional[str] = None) -> dict:
+    """One `allennlp train` of `config` with `seed` (and further `overrides`) into
+    `<runs_dir>/<name>`, by default `<method>_seed<seed>` (its log in `<that>.log`, the code version
+    in its `code_version.json`; a finished run, one with a metrics.json, is reused; an interrupted
+    one has an archive but no metrics.json and is trained again).  Returns the run's `metric_keys`
+    from metrics.json, its best epoch, the epochs it ran, the seconds per epoch (training_duration,
+    which includes validation, over the epochs) and its code version."""
+    out = os.path.join(runs_dir, name or f"{method}_seed{seed}")
     command = [os.path.join(ROOT, ".venv", "bin", "allennlp"), "train", config, "-s", out, "-f",
-               "--include-package", "seal", "-o", overrides]
+               "--include-package", "seal", "-o", json.dumps({**seed_overrides(seed), **(overrides or {})})]
     if not os.path.exists(os.path.join(out, "metrics.json")):
         code = train_recording_version(command, out)
         if code != 0:
