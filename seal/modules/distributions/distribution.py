@@ -5,6 +5,7 @@ Every implementation is a Gibbs distribution `p(y) = exp(score(y) - log Z)` over
 labels), for each of the `B` examples of a batch at once.  Discrete outputs are float tensors in the
 potentials' dtype, as the rest of the project represents `y`; values at padded decisions are 0.
 """
+import math
 from abc import ABC, abstractmethod
 from typing import Optional, Tuple
 
@@ -99,3 +100,30 @@ def check_prefix_mask(name: str, mask: Optional[torch.Tensor], shape: Tuple[int,
         raise ConfigurationError(f"{name} expects every mask row to be a non-empty prefix "
                                  "(True for the real positions, first; at least one)")
     return mask
+
+
+def finite(x: torch.Tensor) -> torch.Tensor:
+    """`x` with `+-inf` replaced by 0: where a potential is `-inf` its probability is 0, so its
+    product with a probability must be 0, not `nan`."""
+    return torch.where(torch.isfinite(x), x, x.new_zeros(()))
+
+
+def masked_inner(y: torch.Tensor, potentials: torch.Tensor, mask: Optional[torch.BoolTensor]) -> torch.Tensor:
+    """`sum_d <y_d, potentials_d>` over the real decisions `d`: `y` `(B, N, *shape)`, `potentials`
+    `(B, *shape)`, `mask` `(B, *shape[:-1])` or `None` -> `(B, N)`; linear in `y` (its gradient is
+    the potentials, also where `y` is 0).  A `-inf` potential (a forbidden value) makes the result
+    `-inf` where `y` puts weight on it and adds nothing elsewhere; values of `y` at padding are
+    discarded whatever they are (selection, not multiplication)."""
+    if mask is not None:
+        y = torch.where(mask.unsqueeze(1).unsqueeze(-1), y, y.new_zeros(()))
+    return with_forbidden(lambda p: (y * p.unsqueeze(1)).flatten(2).sum(-1), potentials)
+
+
+def with_forbidden(linear, potentials: torch.Tensor) -> torch.Tensor:
+    """`linear(potentials)` for a function linear in its argument with nonnegative weights, where
+    `-inf` potentials count as 0 except that any positive weight on one makes the result `-inf`."""
+    total = linear(finite(potentials))
+    forbidden = torch.isneginf(potentials)
+    if bool(forbidden.any()):
+        total = torch.where(linear(forbidden.to(total.dtype)) > 0, total.new_tensor(-math.inf), total)
+    return total

@@ -11,19 +11,7 @@ from typing import Optional, Tuple
 import torch
 from allennlp.common.checks import ConfigurationError
 
-from seal.modules.distributions.distribution import OutputDistribution
-
-
-def masked_inner(y: torch.Tensor, potentials: torch.Tensor, mask: Optional[torch.BoolTensor]) -> torch.Tensor:
-    """`sum_d <y_d, potentials_d>` over the real decisions `d`: `y` `(B, N, *shape)`, `potentials`
-    `(B, *shape)`, `mask` `(B, *shape[:-1])` or `None` -> `(B, N)`.  Entries where `y` is 0 add
-    nothing even where a potential is `-inf` (a forbidden value), and values at padding are
-    discarded whatever they are (selection, not multiplication)."""
-    terms = y * potentials.unsqueeze(1)
-    keep = y != 0
-    if mask is not None:
-        keep = keep & mask.unsqueeze(1).unsqueeze(-1)
-    return torch.where(keep, terms, terms.new_zeros(())).flatten(2).sum(-1)
+from seal.modules.distributions.distribution import OutputDistribution, finite, masked_inner
 
 
 class _Factorised(OutputDistribution):
@@ -60,9 +48,8 @@ class _Factorised(OutputDistribution):
         return self._real(self._decision_log_partition()).flatten(1).sum(-1)
 
     def entropy(self) -> torch.Tensor:
-        # log Z - E[score]; a -inf logit has probability 0 and adds nothing (finite stand-in).
-        finite = torch.where(torch.isfinite(self.potentials), self.potentials, self.potentials.new_zeros(()))
-        return self.log_partition() - (self.marginals() * finite).flatten(1).sum(-1)
+        # log Z - E[score]; a -inf logit has probability 0 and adds nothing.
+        return self.log_partition() - (self.marginals() * finite(self.potentials)).flatten(1).sum(-1)
 
 
 class Bernoulli(_Factorised):
@@ -102,6 +89,7 @@ class Categorical(_Factorised):
         `label_shape` is `(T, K)`; an output is one-hot per position.  `log Z = sum_t logsumexp_k`.
     mask : `(B, T)` bool or `None`; any pattern (not only a prefix), so per-pixel labels of an image
         are this distribution over its `T = height * width` flattened pixels, padded pixels masked.
+        Logits at padding are ignored, whatever their value.
     """
 
     def __init__(self, logits: torch.Tensor, mask: Optional[torch.BoolTensor] = None) -> None:
@@ -111,7 +99,10 @@ class Categorical(_Factorised):
         if mask is not None and tuple(mask.shape) != tuple(logits.shape[:2]):
             raise ConfigurationError(f"Categorical expects a mask of shape (batch, length) = "
                                      f"{tuple(logits.shape[:2])}, got {tuple(mask.shape)}")
-        super().__init__(logits, None if mask is None else mask.bool())
+        if mask is not None:  # padding is selected away (any value there, even nan, gets no gradient)
+            mask = mask.bool()
+            logits = torch.where(mask.unsqueeze(-1), logits, logits.new_zeros(()))
+        super().__init__(logits, mask)
 
     def _decision_log_partition(self) -> torch.Tensor:
         return torch.logsumexp(self.potentials, dim=-1)

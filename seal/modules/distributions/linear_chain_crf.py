@@ -19,8 +19,13 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.modules.conditional_random_field import allowed_transitions as allennlp_allowed_transitions
 from torch.autograd.function import once_differentiable
 
-from seal.modules.distributions.distribution import OutputDistribution, check_prefix_mask
-from seal.modules.distributions.factorised import masked_inner
+from seal.modules.distributions.distribution import (
+    OutputDistribution,
+    check_prefix_mask,
+    finite,
+    masked_inner,
+    with_forbidden,
+)
 
 
 def _underflow_margin(dtype: torch.dtype) -> float:
@@ -29,61 +34,66 @@ def _underflow_margin(dtype: torch.dtype) -> float:
     return 0.5 * math.log(torch.finfo(dtype).tiny)
 
 
-def _finite(x: torch.Tensor) -> torch.Tensor:
-    """`x` with `+-inf` replaced by 0: where a potential is `-inf` its probability is 0, so a
-    product with it must be 0, not `nan`."""
-    return torch.where(torch.isfinite(x), x, x.new_zeros(()))
-
-
 class _Steps:
     """One orientation of the transitions, ready for the recursion's steps.
 
-    `oriented` is `(K_from, K_to)` shared or `(B, T-1, K_from, K_to)` per position; a step maps
-    log-weights over `from` tags `(B, K)` to `log sum_from exp(v + T)` over `to` tags `(B, K)`.
+    `oriented` is `(K_from, K_to)` shared or `(B, T-1, K_from, K_to)` per position; the step from
+    position `t` maps log-weights `v` over `from` tags `(B, K)` to
+    `log sum_from exp(v + T_t) + after_t` over `to` tags `(B, K)`, `after` `(B, T-1, K)` or `None`.
     """
 
-    def __init__(self, oriented: torch.Tensor, exact: bool) -> None:
+    def __init__(self, oriented: torch.Tensor, exact: bool, after: Optional[torch.Tensor] = None) -> None:
         self.shared = oriented.dim() == 2
         self.exact = exact
         self.oriented = oriented
-        if not exact:
-            column_max = oriented.amax(dim=-2).detach()  # c_j, exact to subtract (it cancels)
-            self.offset = _finite(column_max)
+        if exact:
+            shift = after
+        else:
+            self.offset = finite(oriented.amax(dim=-2).detach())  # c_j; exact to subtract (it cancels)
             self.scaled = torch.exp(oriented - self.offset.unsqueeze(-2))
-        self.log_sums: List[torch.Tensor] = []  # log of the scaled sums, for the underflow check
+            shift = self.offset if after is None else self.offset + after
+        self.shifts = shift.unbind(1) if shift is not None and shift.dim() == 3 else None
+        self.shift = shift
+        self.sums: List[torch.Tensor] = []  # the scaled sums, for the underflow check
 
     def at(self, t: int, v: torch.Tensor) -> torch.Tensor:
-        """The step between positions `t` and `t + 1` (index `t` of per-position transitions)."""
+        shift = self.shift if self.shifts is None else self.shifts[t]
         if self.exact:
-            matrix = self.oriented if self.shared else self.oriented[:, t]
-            return torch.logsumexp(v.unsqueeze(-1) + matrix, dim=-2)
+            result = torch.logsumexp(v.unsqueeze(-1) + (self.oriented if self.shared else self.oriented[:, t]), dim=-2)
+            return result if shift is None else result + shift
         top = v.amax(dim=-1, keepdim=True).detach()
         weights = torch.exp(v - top)
         if self.shared:
-            log_sum, offset = torch.log(weights @ self.scaled), self.offset
+            sums = weights @ self.scaled
         else:
-            log_sum = torch.log(torch.bmm(weights.unsqueeze(1), self.scaled[:, t]).squeeze(1))
-            offset = self.offset[:, t]
-        self.log_sums.append(log_sum)
-        return log_sum + top + offset
+            sums = torch.bmm(weights.unsqueeze(1), self.scaled[:, t]).squeeze(1)
+        self.sums.append(sums)
+        return torch.log(sums).add_(top).add_(shift)
 
     def underflowed(self, real: torch.BoolTensor) -> bool:
         """Whether a scaled sum at a `real` step `(B, steps)` fell below the margin."""
-        if self.exact or not self.log_sums:
+        if self.exact or not self.sums:
             return False
-        log_sums = torch.stack(self.log_sums, dim=1)  # (B, steps, K)
-        return bool(((log_sums < _underflow_margin(log_sums.dtype)) & real.unsqueeze(-1)).any())
+        sums = torch.stack(self.sums, dim=1)  # (B, steps, K)
+        return bool(((sums < math.exp(_underflow_margin(sums.dtype))) & real.unsqueeze(-1)).any())
+
+
+def _real_everywhere(mask: torch.BoolTensor) -> int:
+    """The number of leading positions that are real in every sequence (they need no masking)."""
+    return int(mask.sum(1).min())
 
 
 def _forward_scan(unary, transitions, start, mask, exact: bool = False) -> torch.Tensor:
     """`alpha[b, t, k]` = log of the summed `exp(score)` of the prefixes `y_0..y_t` with `y_t = k`
     (start and unaries up to `t` included) `(B, T, K)`; at padding it repeats the last real
     position's, so `alpha[:, -1]` is the final one of every sequence."""
-    steps = _Steps(transitions, exact)
+    steps = _Steps(transitions, exact, after=unary[:, 1:])
+    everywhere = _real_everywhere(mask)
     alpha = unary[:, 0] + start
     alphas = [alpha]
     for t in range(1, unary.size(1)):
-        alpha = torch.where(mask[:, t, None], steps.at(t - 1, alpha) + unary[:, t], alpha)
+        new = steps.at(t - 1, alpha)
+        alpha = new if t < everywhere else torch.where(mask[:, t, None], new, alpha)
         alphas.append(alpha)
     if steps.underflowed(mask[:, 1:]):
         return _forward_scan(unary, transitions, start, mask, exact=True)
@@ -94,12 +104,14 @@ def _backward_scan(unary, transitions, end, mask, exact: bool = False) -> torch.
     """`beta[b, t, k]` = log of the summed `exp(score)` of the suffixes after `t` given `y_t = k`
     (end included, unary at `t` excluded) `(B, T, K)`; `end` at the last real position and after."""
     steps = _Steps(transitions.transpose(-1, -2), exact)
+    everywhere = _real_everywhere(mask)
     beta = end.expand(unary.size(0), -1)
     betas = [beta]
     for t in range(unary.size(1) - 2, -1, -1):
-        beta = torch.where(mask[:, t + 1, None], steps.at(t, unary[:, t + 1] + beta), end)
+        new = steps.at(t, unary[:, t + 1] + beta)
+        beta = new if t + 1 < everywhere else torch.where(mask[:, t + 1, None], new, end)
         betas.append(beta)
-    steps.log_sums.reverse()
+    steps.sums.reverse()
     if steps.underflowed(mask[:, 1:]):
         return _backward_scan(unary, transitions, end, mask, exact=True)
     return torch.stack(betas[::-1], dim=1)
@@ -216,6 +228,7 @@ class LinearChainCRF(OutputDistribution):
     transitions : `(K, K)` shared, or `(B, T-1, K, K)` per position (e.g. produced by a network);
         entry `[i, j]` (`[b, t, i, j]`) scores tag `j` right after tag `i` (after position `t`).
     mask : `(B, T)` bool, a prefix per row (real positions first, at least one); `None` = no padding.
+        Potentials at padding are ignored, whatever their value.
     start, end : `(K,)` or `None` (0): scores of the first and of the last real tag.
     allowed_transitions, allowed_start, allowed_end : `(K, K)`, `(K,)`, `(K,)` bool or `None` (all
         allowed): the legal moves for `argmax` and `loss_augmented_argmax` only (forbidden ones
@@ -241,9 +254,12 @@ class LinearChainCRF(OutputDistribution):
     ) -> None:
         self._check_potentials(unary, transitions, start, end)
         batch, length, num_tags = unary.shape
-        self.unary = unary
-        self.transitions = transitions
         self.mask = check_prefix_mask("LinearChainCRF", mask, (batch, length), unary.device)
+        # Padding is selected away once (any value there, even nan, is discarded and gets no gradient).
+        self.unary = torch.where(self.mask.unsqueeze(-1), unary, unary.new_zeros(()))
+        if transitions.dim() == 4:
+            transitions = torch.where(self.mask[:, 1:, None, None], transitions, transitions.new_zeros(()))
+        self.transitions = transitions
         self.start = unary.new_zeros(num_tags) if start is None else start
         self.end = unary.new_zeros(num_tags) if end is None else end
         self.allowed = (allowed_transitions, allowed_start, allowed_end)
@@ -273,15 +289,7 @@ class LinearChainCRF(OutputDistribution):
     def label_shape(self) -> Tuple[int, ...]:
         return tuple(self.unary.shape[1:])
 
-    @property
-    def lengths(self) -> torch.Tensor:
-        """The number of real positions per sequence `(B,)`."""
-        return self.mask.sum(1)
-
     # -- sum-product ---------------------------------------------------------------------------
-
-    def _potentials(self):
-        return self.unary, self.transitions, self.start, self.end, self.mask
 
     def _recursions(self) -> _Traced:
         """Forward and backward recursions with autograd history, computed once."""
@@ -293,11 +301,13 @@ class LinearChainCRF(OutputDistribution):
         return self._traced
 
     def log_partition(self) -> torch.Tensor:
-        """`log Z` `(B,)`, by the forward algorithm; differentiable once (its gradient is the marginals)."""
+        """`log Z` `(B,)` by the forward algorithm.  Its gradient (the marginals) is a hand-written
+        forward-backward pass, not differentiable again; after `marginals` or `entropy` it is the
+        log Z of their recursions, differentiable to any order."""
         if self._traced is not None:
             return self._traced.log_z
         if self._log_z is None:
-            self._log_z = _LogPartition.apply(*self._potentials())
+            self._log_z = _LogPartition.apply(self.unary, self.transitions, self.start, self.end, self.mask)
         return self._log_z
 
     def marginals(self) -> torch.Tensor:
@@ -314,14 +324,14 @@ class LinearChainCRF(OutputDistribution):
         """`log Z - E[score]` `(B,)` from the node and pairwise marginals; differentiable."""
         alphas, betas, log_z = self._recursions()
         nodes = _node_marginals(alphas, betas, log_z, self.mask)
-        expected = (nodes * _finite(self.unary)).sum((1, 2)) + nodes[:, 0] @ _finite(self.start)
+        expected = (nodes * finite(self.unary)).sum((1, 2)) + nodes[:, 0] @ finite(self.start)
         last = _last_positions(self.mask)
-        expected = expected + nodes[torch.arange(self.batch_size), last] @ _finite(self.end)
+        expected = expected + nodes[torch.arange(self.batch_size), last] @ finite(self.end)
         if self.transitions.dim() == 2:
             counts = _transition_counts(alphas, betas, self.unary, self.transitions, self.mask, log_z)
         else:
             counts = _pairwise_marginals(alphas, betas, self.unary, self.transitions, self.mask, log_z)
-        pairwise = (counts * _finite(self.transitions)).flatten(1).sum(-1)
+        pairwise = (counts * finite(self.transitions)).flatten(1).sum(-1)
         return log_z - expected - pairwise
 
     # -- scores of given outputs ---------------------------------------------------------------
@@ -375,17 +385,15 @@ class LinearChainCRF(OutputDistribution):
         `alpha_last + end`, then each earlier tag `t` from `alpha_t + transitions[:, y_{t+1}]`."""
         with torch.no_grad():
             alphas = self._alphas_without_history()
-            batch, length, num_tags = self.unary.shape
+            length = self.unary.size(1)
             last = _last_positions(self.mask)[:, None, None]
             tags, following = [], None
             for t in range(length - 1, -1, -1):
                 logits = alphas[:, t, None, :].expand(-1, num_samples, -1)
-                if following is not None:
-                    ending = logits + self.end
-                    logits = torch.where(last == t, ending, logits + self._into(t, following))
-                else:
-                    logits = logits + self.end
-                following = _gumbel_argmax(logits, generator)
+                ending = logits + self.end
+                if following is not None:  # a sequence's last tag ends it; an earlier one precedes `following`
+                    ending = torch.where(last == t, ending, logits + self._into(t, following))
+                following = _gumbel_argmax(ending, generator)
                 tags.append(following)
             return self.one_hot(torch.stack(tags[::-1], dim=-1))
 
@@ -434,10 +442,11 @@ class LinearChainCRF(OutputDistribution):
 
     def mean_field_marginals(self, iterations: int = 10, damping: float = 0.0,
                              updates: str = "parallel") -> torch.Tensor:
-        """Per-position marginals `q` `(B, T, K)` of the fully factorised `q` that locally minimises
-        `KL(q || p)`, from `q = softmax(unary)` and `iterations` fixed-point updates
-        `q_t <- softmax(unary_t + q_{t-1} T + T q_{t+1})` (start, end at the ends).  Differentiable
-        (the iterations are unrolled).
+        """Per-position marginals `q` `(B, T, K)` (0 at padding) of a fully factorised approximation
+        of `p`: from `q_t = softmax(unary_t)`, `iterations` updates
+        `q_t <- softmax(unary_t + q_{t-1} T + T q_{t+1})` (start and end added at the ends), whose
+        fixed points are the stationary points of `KL(q || p)`.  Differentiable (the iterations are
+        unrolled), for the mean-field objective.
 
         updates : `"parallel"` updates every position from the previous iterate (as CRF-as-RNN;
             may oscillate on strong couplings, `damping` in [0, 1) mixes in that much of the old
@@ -484,12 +493,7 @@ def _bilinear(previous: torch.Tensor, transitions: torch.Tensor, following: torc
     """`sum_t previous_t^T T following_t` `(B, N)` for `previous`, `following` `(B, N, T-1, K)` and
     shared or per-position `T`; `-inf` where a forbidden (`-inf`) move has positive weight."""
     equation = "bnti,ij,bntj->bn" if transitions.dim() == 2 else "bnti,btij,bntj->bn"
-    total = torch.einsum(equation, previous, _finite(transitions), following)
-    forbidden = torch.isneginf(transitions)
-    if bool(forbidden.any()):
-        weight = torch.einsum(equation, previous, forbidden.to(previous.dtype), following)
-        total = torch.where(weight > 0, total.new_tensor(-math.inf), total)
-    return total
+    return with_forbidden(lambda matrix: torch.einsum(equation, previous, matrix, following), transitions)
 
 
 def _gumbel_argmax(logits: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -498,25 +502,46 @@ def _gumbel_argmax(logits: torch.Tensor, generator: Optional[torch.Generator]) -
     return (logits - torch.log(-torch.log(uniform))).argmax(-1)
 
 
+# Candidate scores per step of one block of sequences in Viterbi: small enough to stay in cache.
+_VITERBI_BLOCK_SCORES = 1 << 20
+
+
 def _viterbi(unary, transitions, start, end, mask) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Max-sum over the batch at once; at padding the best scores are carried over and the
-    backpointers keep the tag, so one backtrace from the last position serves every length."""
+    """Max-sum decoding of every sequence: the best tags `(B, T)` (0 at padding) and scores `(B,)`,
+    in blocks of sequences whose `(K, K, block)` candidate scores fit in cache."""
+    block = max(1, _VITERBI_BLOCK_SCORES // unary.size(-1) ** 2)
+    if unary.size(0) <= block:
+        return _viterbi_block(unary, transitions, start, end, mask)
+    per_position = transitions.dim() == 4
+    results = [_viterbi_block(unary[i:i + block], transitions[i:i + block] if per_position else transitions,
+                              start, end, mask[i:i + block]) for i in range(0, unary.size(0), block)]
+    return torch.cat([tags for tags, _ in results]), torch.cat([score for _, score in results])
+
+
+def _viterbi_block(unary, transitions, start, end, mask) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Max-sum over a block of sequences at once, the candidates of a step in one reused
+    `(B, K_next, K_previous)` buffer.  Only the best scores are kept; the backtrace finds each
+    previous tag again from them (`O(B K)` per position).  At padding the best scores are carried
+    over and the backtrace keeps the tag, so one backtrace serves every length."""
     batch, length, num_tags = unary.shape
     shared = transitions.dim() == 2
     into = transitions.t() if shared else transitions.transpose(-1, -2)  # [.., next, previous]
+    candidates = unary.new_empty(batch, num_tags, num_tags)
+    everywhere = _real_everywhere(mask)
     best = unary[:, 0] + start
-    keep = torch.arange(num_tags, device=unary.device).expand(batch, num_tags)
-    pointers = []
+    history = [best]
     for t in range(1, length):
-        top, previous = (best.unsqueeze(1) + (into if shared else into[:, t - 1])).max(-1)
-        real = mask[:, t, None]
-        best = torch.where(real, top + unary[:, t], best)
-        pointers.append(torch.where(real, previous, keep))
+        torch.add(best.unsqueeze(1), into if shared else into[:, t - 1], out=candidates)
+        top = candidates.amax(-1) + unary[:, t]
+        best = top if t < everywhere else torch.where(mask[:, t, None], top, best)
+        history.append(best)
     score, tag = (best + end).max(-1)
     path = [tag]
-    for step in reversed(pointers):
-        tag = step.gather(1, tag.unsqueeze(1)).squeeze(1)
+    rows = torch.arange(batch, device=mask.device)
+    for t in range(length - 2, -1, -1):
+        moves = into[tag] if shared else into[rows, t, tag]  # (B, K_previous) into each sequence's tag
+        previous = (history[t] + moves).argmax(-1)
+        tag = previous if t + 1 < everywhere else torch.where(mask[:, t + 1], previous, tag)
         path.append(tag)
     tags = torch.stack(path[::-1], dim=1)
     return torch.where(mask, tags, tags.new_zeros(())), score
-
