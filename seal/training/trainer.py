@@ -1,5 +1,6 @@
 import logging
 import math
+import os
 from typing import Any, Dict, List, Optional, Union
 
 import torch
@@ -17,8 +18,10 @@ from allennlp.training.gradient_descent_trainer import GradientDescentTrainer
 from allennlp.training.learning_rate_schedulers import LearningRateScheduler
 from allennlp.training.moving_average import MovingAverage
 from allennlp.training.optimizers import Optimizer
-from allennlp.training.trainer import Trainer
+from allennlp.training.trainer import Trainer, TrainerCheckpoint
 
+from seal.training import random_state
+from seal.training.checkpointer import SealCheckpointer
 from seal.training.optimizer_group import OptimizerGroup, SchedulerGroup
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,16 @@ class SealTrainer(GradientDescentTrainer):
     (TensorBoard), Tqdm progress, and distributed data-parallel training (gloo on CPU), where the
     model is wrapped with `find_unused_parameters=True` because each step leaves the other module
     without gradient.
+
+    Beyond AllenNLP, a checkpoint also holds the global random-number states (Python, NumPy, torch;
+    see `random_state`), at the checkpoint and at the start of its epoch, so that a run resumed with
+    `--recover` from any checkpoint, mid-epoch included, ends with the weights of the same run never
+    interrupted (same config and seeds, on CPU): the resumed run replays the data loader up to the
+    checkpoint as AllenNLP does, restoring the epoch's starting states before the epoch's data order is
+    drawn and the checkpoint's states once the replay reaches it; a run resumed from the end of its
+    best epoch writes that epoch's `best.th`, which AllenNLP writes only after the checkpoint.  The
+    default checkpointer is `SealCheckpointer` (atomic saves; recovery from the newest intact
+    checkpoint).
 
     # Parameters (beyond those of `GradientDescentTrainer.from_partial_objects`)
     optimizers : `Dict[str, Lazy[Optimizer]]`
@@ -68,6 +81,10 @@ class SealTrainer(GradientDescentTrainer):
         super().__init__(model, optimizer, data_loader, **kwargs)
         self._num_steps = num_steps or {}
         self._grad_norms = grad_norms or {}
+        # The random states at the start of the current epoch, and those of the checkpoint being
+        # resumed from while it is being caught up with (see `_resume_random_states`).
+        self._epoch_random_states: Optional[random_state.RandomStates] = None
+        self._pending_random_states: Optional[Dict[str, Any]] = None
 
     def train(self) -> Dict[str, Any]:
         try:
@@ -88,6 +105,8 @@ class SealTrainer(GradientDescentTrainer):
     def _train_epoch(self, epoch: int) -> Dict[str, float]:
         steps = self._steps_of(epoch)
         logger.info("Epoch %d/%d, steps per batch: %s", epoch, self._num_epochs - 1, steps)
+        self._resume_random_states()
+        self._epoch_random_states = random_state.capture()
         self._pytorch_model.train()
         step_loss_sums = {step: 0.0 for step in steps}
         batches = iter(self.data_loader)
@@ -177,7 +196,82 @@ class SealTrainer(GradientDescentTrainer):
         if behind:
             self._batches_in_epoch_completed += 1
             self._total_batches_completed += 1
+            self._resume_random_states()
         return behind
+
+    # ---- checkpoints: random states, restoring, best.th --------------------------------------
+    def get_checkpoint_state(self) -> Optional[TrainerCheckpoint]:
+        checkpoint = super().get_checkpoint_state()
+        if checkpoint is not None:
+            mid_epoch = self._batches_in_epoch_completed > 0
+            checkpoint.trainer_state["random_states"] = {
+                "checkpoint": random_state.capture(),
+                "epoch_start": self._epoch_random_states if mid_epoch else None,
+            }
+        return checkpoint
+
+    def _resume_random_states(self) -> None:
+        """While catching up with a checkpoint: at the start of its epoch, the random states that
+        epoch started with (the data loader then draws the same order), and once the replay reaches
+        the checkpoint, the states saved with it.  A checkpoint at an epoch's end has only the latter,
+        which are also the next epoch's starting states."""
+        saved = self._pending_random_states
+        if saved is None or self._epochs_completed != self._start_after_epochs_completed:
+            return
+        if self._batches_in_epoch_completed == self._start_after_batches_in_epoch_completed:
+            random_state.restore(saved["checkpoint"])
+            self._pending_random_states = None
+        elif self._batches_in_epoch_completed == 0 and saved["epoch_start"] is not None:
+            random_state.restore(saved["epoch_start"])
+
+    def _maybe_restore_checkpoint(self) -> None:
+        """AllenNLP's restore (the same steps, in its order), keeping the checkpoint's random states
+        for `_resume_random_states`: AllenNLP's own restore has no hook for them."""
+        checkpoint = None if self._checkpointer is None else self._checkpointer.load_checkpoint()
+        if checkpoint is None:
+            self._start_after_epochs_completed = 0
+            self._start_after_batches_in_epoch_completed = 0
+            self._best_model_filename = None
+            return
+        model_state, training_state = checkpoint
+        if training_state["version"] != 1:
+            raise ValueError(f"{type(self).__name__} reads checkpoints of version 1, not {training_state['version']}")
+        (self._ddp_wrapped_model if self._distributed else self._pytorch_model).load_state_dict(model_state)
+        self._metric_tracker.load_state_dict(training_state["metric_tracker"])
+        self.optimizer.load_state_dict(training_state["optimizer"])
+        for callback, state in zip(self._callbacks, training_state["callbacks"]):
+            callback.load_state_dict(state)
+        for name in ("learning_rate_scheduler", "momentum_scheduler", "moving_average"):
+            if getattr(self, f"_{name}") is not None:
+                getattr(self, f"_{name}").load_state_dict(training_state[name])
+        self._start_after_epochs_completed = training_state["epochs_completed"]
+        self._start_after_batches_in_epoch_completed = training_state["batches_in_epoch_completed"]
+        self._best_model_filename = training_state["best_model_filename"]
+        self._pending_random_states = training_state.get("random_states")
+        if self._pending_random_states is None:
+            logger.warning("The checkpoint holds no random states (saved by an older seal): the resumed run "
+                           "will not repeat the interrupted one exactly")
+        if self._start_after_batches_in_epoch_completed == 0:
+            self._save_best_of_the_checkpoint_epoch()
+
+    def _save_best_of_the_checkpoint_epoch(self) -> None:
+        """AllenNLP saves an epoch's end-of-epoch checkpoint before it writes that epoch's `best.th`
+        and records its name, so a run resumed from it would end with the weights of an older best
+        epoch (or its last epoch's), or keep a stale `best.th` if killed in between.  When the epoch
+        before the checkpoint was the best, its `best.th` is written here, as the uninterrupted run
+        did (averaged weights under a moving average; unsharded models)."""
+        if not (self._should_validate_this_epoch and self._serialization_dir and self._metric_tracker.is_best_so_far()):
+            return
+        self._best_model_filename = os.path.join(self._serialization_dir, "best.th")
+        if not self._primary:
+            return
+        if self._moving_average is not None:
+            self._moving_average.assign_average_value()
+        try:
+            self._save_model_state(self._best_model_filename)
+        finally:
+            if self._moving_average is not None:
+                self._moving_average.restore()
 
     def _another_worker_finished(self) -> bool:
         done = torch.tensor(0, device=self.cuda_device)
@@ -238,7 +332,7 @@ class SealTrainer(GradientDescentTrainer):
         grad_norm: Optional[Dict[str, float]] = None,
         learning_rate_schedulers: Optional[Dict[str, Lazy[LearningRateScheduler]]] = None,
         moving_average: Optional[Lazy[MovingAverage]] = None,
-        checkpointer: Optional[Lazy[Checkpointer]] = Lazy(Checkpointer),
+        checkpointer: Optional[Lazy[Checkpointer]] = Lazy(SealCheckpointer),
         callbacks: Optional[List[Lazy[TrainerCallback]]] = None,
         enable_default_callbacks: bool = True,
         run_confidence_checks: bool = True,

@@ -1,0 +1,3 @@
+from seal.commands import serialization_lock
+
+serialization_lock.install()
