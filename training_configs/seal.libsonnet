@@ -82,6 +82,9 @@
     local optimizers = if std.objectHas(task, 'optimizer') && std.objectHas(method, 'optimizers')
     then { [name]: task.optimizer for name in std.objectFields(method.optimizers) }
     else if std.objectHas(method, 'optimizers') then method.optimizers else {};
+    // Atomic saves, and --recover from the newest intact checkpoint (seal/training/checkpointer.py);
+    // overrides such as -o '{"trainer.checkpointer.save_every_num_batches": 100}' keep the type.
+    local checkpointer = { type: 'seal' };
     // `bucket_by` (a list of field names): batches of similar lengths, so that little padding is run.
     local loader(batch_size, shuffle) = if std.objectHas(task, 'bucket_by')
     then { batch_sampler: { type: 'bucket', batch_size: batch_size, sorting_keys: task.bucket_by, shuffle: shuffle } }
@@ -92,6 +95,8 @@
     validation_data_path: task.dev,
     test_data_path: task.test,
     evaluate_on_test: true,
+    // `allennlp evaluate` prints its metrics (seal/evaluation.py); `allennlp train` ignores this key.
+    evaluation: { type: 'seal' },
     [if std.objectHas(task, 'vocabulary') then 'vocabulary']: task.vocabulary,
     model: method.model(task),
     data_loader: loader(task.batch_size, shuffle=true),
@@ -104,6 +109,7 @@
       num_epochs: task.num_epochs,
       patience: task.patience,
       validation_metric: task.validation_metric,
+      checkpointer: checkpointer,
       callbacks: [{ type: 'tensorboard' }],
     } else {
       type: 'seal',
@@ -116,6 +122,7 @@
       num_epochs: task.num_epochs,
       patience: task.patience,
       validation_metric: task.validation_metric,
+      checkpointer: checkpointer,
       callbacks: [{ type: 'tensorboard' }],
     } + (if std.objectHas(method, 'trainer') then method.trainer else {}),
   },

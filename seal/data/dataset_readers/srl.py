@@ -1,41 +1,84 @@
 import os
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, Iterator, List, Tuple
 
 from allennlp.common.checks import ConfigurationError
+from allennlp.common.file_utils import cached_path
+from allennlp.data import Instance
 from allennlp.data.dataset_readers import DatasetReader
-from allennlp_models.common.ontonotes import Ontonotes
+from allennlp.data.tokenizers import Token
+from allennlp_models.common.ontonotes import Ontonotes, OntonotesSentence
 from allennlp_models.structured_prediction.dataset_readers.srl import SrlReader
+
+from seal.data.dataset_readers.checked import CheckedDatasetReader
+from seal.data.fields import SequenceTagsField
+from seal.data.file_io import open_text
 
 # word id, part, word number, word, POS, parse bit, lemma, frameset, sense, speaker, entities, coref
 _MIN_COLUMNS = 12
 _FIRST_ARGUMENT_COLUMN = 11
 
+# (1-based line number, stripped line) of each token line of one sentence.
+_Rows = List[Tuple[int, str]]
+
 
 @DatasetReader.register("conll2012-srl")
-class Conll2012SrlReader(SrlReader):
+class Conll2012SrlReader(SrlReader, CheckedDatasetReader):
     """AllenNLP-models' `srl` reader (one instance per predicate of each sentence, one all-`O`
     instance per sentence without predicate; fields `tokens`, `verb_indicator`, `tags` in BIO with
     `B-V` at the predicate, `metadata` with `words`, `verb`, `verb_index`, `gold_tags`), which first
     checks the CoNLL-2012 `.gold_conll` files it is given.
 
-    `file_path` is a `.gold_conll` file or a directory searched recursively for them.  A missing
-    path, a directory without such files, a token line with fewer than 12 columns or with a
-    different number of columns than its sentence, and a predicate column whose brackets do not
-    balance or that has no `(V*)` raise `ConfigurationError` naming the file and the 1-based line
-    (the upstream reader would raise a bare error deep inside, or silently read a wrong frame).
+    `file_path` is a `.gold_conll` file (plain or gzipped, UTF-8 with or without a byte-order mark)
+    or a directory searched recursively for them.  A missing path, a directory without such files
+    or without sentences, a token line with fewer than 12 columns or with a different number of
+    columns than its sentence, and a predicate column whose brackets do not balance or that has no
+    `(V*)` raise `ConfigurationError` naming the file and the 1-based line (the upstream reader
+    would raise a bare error deep inside, or silently read a wrong frame).  The `tags` field is a
+    `SequenceTagsField`: a tag the indexing model does not know names its file and line.
 
-    Parameters as `SrlReader`'s (`token_indexers`, `domain_identifier`, `bert_model_name`).
+    Parameters as `SrlReader`'s (`token_indexers`, `domain_identifier`, `bert_model_name`);
+    sentences are sharded manually.
     """
 
-    @staticmethod
-    def _ontonotes_subset(ontonotes_reader: Ontonotes, file_path: str, domain_identifier: Optional[str]) -> Iterable:
-        """The sentences of the checked files (all are checked before the first is read)."""
-        files = gold_conll_files(file_path)
+    empty_data = "no sentences in its .gold_conll files"
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.update(manual_distributed_sharding=True, manual_multiprocess_sharding=True)
+        super().__init__(**kwargs)
+
+    def _read(self, file_path: str) -> Iterable[Instance]:
+        """The instances of the checked files (all are checked before the first is read), only the
+        sentences of this shard; the sentences are parsed as allennlp-models' `Ontonotes` does."""
+        files = gold_conll_files(cached_path(file_path))
         for conll_file in files:
             check_gold_conll(conll_file)
-        for conll_file in files:
-            if domain_identifier is None or f"/{domain_identifier}/" in conll_file:
-                yield from ontonotes_reader.sentence_iterator(conll_file)
+        domain = self._domain_identifier
+        sentences = (
+            (conll_file, rows)
+            for conll_file in files
+            if domain is None or f"/{domain}/" in conll_file
+            for rows in _sentence_rows(conll_file)
+        )
+        ontonotes = Ontonotes()
+        for conll_file, rows in self.shard_iterable(sentences):
+            sentence = ontonotes._conll_rows_to_sentence([line for _, line in rows])
+            for instance in self._sentence_instances(sentence):
+                if "tags" in instance.fields:
+                    instance.fields["tags"] = _named_tags(instance["tags"], f"{conll_file}, line {rows[0][0]}")
+                yield instance
+
+    def _sentence_instances(self, sentence: OntonotesSentence) -> Iterator[Instance]:
+        """One instance per predicate frame, or one all-`O` instance without predicate (as upstream)."""
+        tokens = [Token(word) for word in sentence.words]
+        if not sentence.srl_frames:
+            yield self.text_to_instance(tokens, [0] * len(tokens), ["O"] * len(tokens))
+        for _, tags in sentence.srl_frames:
+            yield self.text_to_instance(tokens, [1 if tag[-2:] == "-V" else 0 for tag in tags], tags)
+
+
+def _named_tags(field, source: str) -> SequenceTagsField:
+    """The upstream `tags` field as a `SequenceTagsField` naming `source` when a tag is unknown."""
+    return SequenceTagsField(field.labels, field.sequence_field, field._label_namespace, source)
 
 
 def gold_conll_files(path: str) -> List[str]:
@@ -52,21 +95,25 @@ def gold_conll_files(path: str) -> List[str]:
     return files
 
 
+def _sentence_rows(conll_file: str) -> Iterator[_Rows]:
+    """The token lines of each sentence; blank lines and `#` lines (`#begin document ...`) end one."""
+    rows: _Rows = []
+    with open_text(conll_file) as lines:
+        for number, line in enumerate(lines, start=1):
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                rows.append((number, stripped))
+            elif rows:
+                yield rows
+                rows = []
+    if rows:
+        yield rows
+
+
 def check_gold_conll(conll_file: str) -> None:
     """Raises `ConfigurationError` (file and line) on the first malformed sentence of the file."""
-    with open(conll_file, encoding="utf-8") as handle:
-        sentence: List[Tuple[int, List[str]]] = []
-        for number, line in enumerate(handle, start=1):
-            stripped = line.strip()
-            if stripped.startswith("#"):
-                continue
-            if stripped:
-                sentence.append((number, stripped.split()))
-            elif sentence:
-                _check_sentence(conll_file, sentence)
-                sentence = []
-        if sentence:
-            _check_sentence(conll_file, sentence)
+    for rows in _sentence_rows(conll_file):
+        _check_sentence(conll_file, [(number, line.split()) for number, line in rows])
 
 
 def _check_sentence(conll_file: str, rows: List[Tuple[int, List[str]]]) -> None:

@@ -21,8 +21,9 @@ from allennlp.data.fields import Field, MetadataField, TextField
 from allennlp.data.token_indexers import SingleIdTokenIndexer, TokenIndexer
 from allennlp.data.tokenizers import SpacyTokenizer, Token, Tokenizer
 
+from seal.data.dataset_readers.checked import CheckedDatasetReader
 from seal.data.fields import LabelSetField
-from seal.data.file_io import line_error, open_text
+from seal.data.file_io import line_error, no_data_error, open_text
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ _Record = Tuple[str, List[str], Any]
 
 
 @DatasetReader.register("text-multilabel")
-class TextMultilabelReader(DatasetReader):
+class TextMultilabelReader(CheckedDatasetReader):
     """
     Reads text multi-label classification data from JSON-lines files lazily, one `Instance` per
     non-blank line, with
@@ -55,7 +56,9 @@ class TextMultilabelReader(DatasetReader):
     **Errors.**  `ConfigurationError` naming the file and the 1-based line for a line that is not
     valid JSON or not a JSON object, a listed text field that is absent or null (unless listed in
     `optional_fields`) or not a string, a line whose text is empty, a `label_field` that is absent
-    or not a list of strings, and a label outside the label set.
+    or not a list of strings, and a label outside the label set; naming the file for a file
+    without data lines.  A model indexing the instances must know every label of the label set;
+    with `label_file` (a declared label set) it must also know no other label (see `LabelSetField`).
 
     # Parameters
 
@@ -87,6 +90,8 @@ class TextMultilabelReader(DatasetReader):
     **kwargs
         Passed to `DatasetReader` (e.g. `max_instances`); manual sharding is always on.
     """
+
+    empty_data = "no non-blank lines"
 
     def __init__(
         self,
@@ -148,7 +153,7 @@ class TextMultilabelReader(DatasetReader):
         for line_no, line in self.shard_iterable(_lines(path)):
             text, labels, id_ = self._parse(path, line_no, line)
             self._check_labels(path, line_no, labels)
-            yield self._make_instance(text, labels, id_)
+            yield self._make_instance(text, labels, id_, path)
 
     def text_to_instance(  # type: ignore[override]
         self, text: Optional[str] = None, labels: Optional[List[str]] = None, **fields: Any
@@ -178,11 +183,15 @@ class TextMultilabelReader(DatasetReader):
     def apply_token_indexers(self, instance: Instance) -> None:
         instance.fields["tokens"]._token_indexers = self._token_indexers  # type: ignore
 
-    def _make_instance(self, text: str, labels: Optional[List[str]], id_: Any) -> Instance:
+    def _make_instance(
+        self, text: str, labels: Optional[List[str]], id_: Any, source: Optional[str] = None
+    ) -> Instance:
         tokens = _truncate(self._tokenizer.tokenize(text), self._max_tokens, self._end_tokens)
         fields: Dict[str, Field] = {"tokens": TextField(tokens)}
         if labels is not None:
-            fields["labels"] = LabelSetField(labels, self._label_set, self._label_namespace)
+            fields["labels"] = LabelSetField(
+                labels, self._label_set, self._label_namespace, source, declared=self._label_file is not None
+            )
         metadata = {"text": text} if id_ is None else {"id": id_, "text": text}
         fields["metadata"] = MetadataField(metadata)
         return Instance(fields)
@@ -238,7 +247,12 @@ class TextMultilabelReader(DatasetReader):
 
     def _collect_labels(self, path: str) -> List[str]:
         """All labels used in `path`, sorted (the whole file is parsed, so errors show up here)."""
-        used = {label for line_no, line in _lines(path) for label in self._parse(path, line_no, line)[1]}
+        used, empty = set(), True
+        for line_no, line in _lines(path):
+            used.update(self._parse(path, line_no, line)[1])
+            empty = False
+        if empty:
+            raise no_data_error(path, self.empty_data)
         if not used:
             raise ConfigurationError(f"{path}: no labels found to make the label set from.")
         logger.info("Label set of %d labels collected from %s.", len(used), path)
