@@ -23,7 +23,7 @@ FIXTURES = REPO / "fixtures" / "conll"
 WNUT = FIXTURES / "wnut16_small"
 CONLL2003 = FIXTURES / "conll2003_small.txt"
 BAD = FIXTURES / "bad"
-SHARED_WNUT = REPO.parent / "shared" / "data" / "wnut16"
+DATA_WNUT = REPO / "data" / "wnut16"
 
 CONLL2003_WORDS = [
     ["Anna", "Schmidt", "met", "Karl", "in", "Paris", "."],
@@ -229,7 +229,7 @@ def test_bioul_tag_valid_when_declared():
 @pytest.mark.parametrize(
     "kwargs, problem",
     [
-        ({"tag_scheme": "IOB2"}, "Unknown tag_scheme 'IOB2'"),
+        ({"tag_scheme": "IOB2"}, "Unknown tag_scheme .IOB2.; expected one of .*, or null"),
         ({"coding_scheme": "IOB1"}, "Unknown coding_scheme 'IOB1'"),
         ({"token_column": 1, "tag_column": 1}, "both 1"),
         ({"max_tokens": 0}, "max_tokens"),
@@ -273,7 +273,51 @@ def test_registered_and_batched():
     assert tensors["tags"].shape == (3, max(lengths))
 
 
-@pytest.mark.skipif(not (SHARED_WNUT / "dev.conll").is_file(), reason="shared wnut16 data missing")
 def test_real_wnut16_split_sizes():
-    sizes = [len(read(SHARED_WNUT / f"{split}.conll")) for split in ("train", "dev", "test")]
+    sizes = [len(read(DATA_WNUT / f"{split}.conll.gz")) for split in ("train", "dev", "test")]
     assert sizes == [1914, 240, 240]
+
+
+# ------------------------------------------------------------- plain tags (part of speech)
+
+BROWN = FIXTURES / "brown_pos_small"
+
+
+def test_plain_tags_are_kept_verbatim_on_the_brown_fixture():
+    for split, count in (("train", 30), ("dev", 10), ("test", 10)):
+        expected = file_sentences(BROWN / f"{split}.conll")
+        instances = read(BROWN / f"{split}.conll", tag_scheme=None)
+        assert len(instances) == count
+        assert words(instances) == [tokens for tokens, _ in expected]
+        assert labels(instances) == [tags for _, tags in expected]
+        assert [i["metadata"]["gold_tags"] for i in instances] == labels(instances)
+    first = read(BROWN / "train.conll", tag_scheme=None)[0]
+    assert words([first])[0][:5] == ["The", "September-October", "term", "jury", "had"]
+    assert labels([first])[0][:5] == ["at", "np", "nn", "nn", "hvd"]
+
+
+@pytest.mark.parametrize("tags", [["B-PER", "I-PER", "O"], ["nn", "B", "I-", "O-x"], ["ppss+md", "``", "."]])
+def test_plain_tags_are_not_read_as_spans(tags):
+    """Tags that look like span tags stay as written: nothing is recoded to BIOUL."""
+    instance = ConllTagsDatasetReader(tag_scheme=None).text_to_instance(["w"] * len(tags), tags)
+    assert list(instance["tags"].labels) == tags
+
+
+def test_plain_tags_from_a_config_with_null_scheme():
+    reader = DatasetReader.from_params(Params({"type": "conll-tags", "tag_scheme": None, "max_instances": 2}))
+    expected = [tags for _, tags in file_sentences(BROWN / "dev.conll")[:2]]
+    assert labels(list(reader.read(str(BROWN / "dev.conll")))) == expected
+
+
+def test_plain_tags_refuse_recoding_and_empty_tags():
+    with pytest.raises(ConfigurationError, match="coding_scheme 'BIOUL' recodes spans, but tag_scheme is null"):
+        ConllTagsDatasetReader(tag_scheme=None, coding_scheme="BIOUL")
+    with pytest.raises(ConfigurationError, match="The tag is empty"):
+        ConllTagsDatasetReader(tag_scheme=None).text_to_instance(["a", "b"], ["nn", ""])
+    with pytest.raises(ConfigurationError, match="cannot recode plain tags to BIOUL tags"):
+        convert_tags(["nn"], None, "BIOUL")
+
+
+def test_a_span_scheme_refuses_part_of_speech_tags():
+    with pytest.raises(ConfigurationError, match=r"train.conll, line 1: tag 'at' is not a valid BIO tag"):
+        read(BROWN / "train.conll")
