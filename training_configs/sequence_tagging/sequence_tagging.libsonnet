@@ -137,6 +137,11 @@ local seal = import '../seal.libsonnet';
 
   datasets: { wnut16: $.wnut16(), ocr: $.ocr, brown_pos: $.brown_pos() },
 
+  // The dataset with the project's linear-chain CRF as every method's task-net: its features as
+  // the unary potentials plus learned transitions (seal/modules/task_nets/crf.py).  `cross_entropy`
+  // is then the CRF's log-likelihood; SEAL samples from the CRF and scores its marginals.
+  with_crf(dataset):: dataset + { crf: true },
+
   task(dataset):: dataset {
     model_extras: {
       // Span encodings predict the best legal tag sequence of the task-net's distribution, as
@@ -148,7 +153,9 @@ local seal = import '../seal.libsonnet';
       },
       label_field: dataset.label_field,
     },
-    task_nn: dataset.features,
+    task_nn: if std.objectHas(dataset, 'crf') && dataset.crf
+    then { type: 'linear-chain-crf', unary: dataset.features }
+    else dataset.features,
     score_nn: { task_nn: dataset.features, global_score: dataset.global_score },
     // The energy sums over tokens; per token it is on cross-entropy's scale.
     normalize_energy: true,

@@ -35,6 +35,10 @@ class OutputDistribution(ABC):
     #: `(B, *label_shape[:-1])` bool, or `None`: which decisions are real.
     mask: Optional[torch.BoolTensor]
 
+    #: Whether the decisions are independent: then `argmax` is every decision's most probable value,
+    #: read off the `marginals`; for a structured distribution it is not.
+    factorised: bool = False
+
     @property
     @abstractmethod
     def batch_size(self) -> int:

@@ -11,11 +11,13 @@ from typing import Optional, Tuple
 import torch
 from allennlp.common.checks import ConfigurationError
 
-from seal.modules.distributions.distribution import OutputDistribution, finite, masked_inner
+from seal.modules.distributions.distribution import OutputDistribution, masked_inner, with_forbidden
 
 
 class _Factorised(OutputDistribution):
     """Independent decisions with logits `potentials` `(B, *label_shape)`."""
+
+    factorised = True
 
     def __init__(self, potentials: torch.Tensor, mask: Optional[torch.BoolTensor] = None) -> None:
         self.potentials = potentials
@@ -33,6 +35,11 @@ class _Factorised(OutputDistribution):
     def _decision_log_partition(self) -> torch.Tensor:
         """Each decision's log-normaliser, `(B, *label_shape)` for binary labels, `(B, T)` per position."""
 
+    @abstractmethod
+    def _decision_log_probs(self, y: torch.Tensor) -> torch.Tensor:
+        """`log p(y_d)` of each decision of `y` `(B, N, *label_shape)`, computed stably per
+        decision: `(B, N, L)` for binary labels, `(B, N, T)` per position (any value at padding)."""
+
     def _real(self, values: torch.Tensor) -> torch.Tensor:
         """`values` (one per decision, or per decision and value) with 0 at padded decisions."""
         if self.mask is None:
@@ -47,9 +54,19 @@ class _Factorised(OutputDistribution):
     def log_partition(self) -> torch.Tensor:
         return self._real(self._decision_log_partition()).flatten(1).sum(-1)
 
+    def log_prob(self, y: torch.Tensor) -> torch.Tensor:
+        """`score(y) - log Z`, summed from the per-decision log-probabilities (no cancellation
+        between two large sums)."""
+        self._check_outputs(y)
+        per_decision = self._decision_log_probs(y)
+        if self.mask is not None:
+            per_decision = torch.where(self.mask.unsqueeze(1), per_decision, per_decision.new_zeros(()))
+        return per_decision.sum(-1)
+
     def entropy(self) -> torch.Tensor:
-        # log Z - E[score]; a -inf logit has probability 0 and adds nothing.
-        return self.log_partition() - (self.marginals() * finite(self.potentials)).flatten(1).sum(-1)
+        """`-E_p[log p(y)]`: the log-probability of the marginals (see the class docstring of
+        `OutputDistribution`); a value of probability 0 adds nothing."""
+        return -self.log_prob(self.marginals().unsqueeze(1)).squeeze(1)
 
 
 class Bernoulli(_Factorised):
@@ -67,6 +84,10 @@ class Bernoulli(_Factorised):
 
     def _decision_log_partition(self) -> torch.Tensor:
         return torch.nn.functional.softplus(self.potentials)
+
+    def _decision_log_probs(self, y: torch.Tensor) -> torch.Tensor:
+        logits = self.potentials.unsqueeze(1).expand_as(y)
+        return -torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
 
     def marginals(self) -> torch.Tensor:
         """`P(y_l = 1)` `(B, L)`."""
@@ -106,6 +127,10 @@ class Categorical(_Factorised):
 
     def _decision_log_partition(self) -> torch.Tensor:
         return torch.logsumexp(self.potentials, dim=-1)
+
+    def _decision_log_probs(self, y: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log_softmax(self.potentials, dim=-1)
+        return with_forbidden(lambda p: (y * p.unsqueeze(1)).sum(-1), log_p)
 
     def marginals(self) -> torch.Tensor:
         """`softmax(logits)` per position `(B, T, K)`, 0 at padding."""

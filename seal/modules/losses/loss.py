@@ -22,10 +22,9 @@ class LossInputs(SamplingContext):
             raise ConfigurationError(f"the {loss!r} loss needs a score-net, but the model has none")
         return self.score
 
-    def require_task_logits(self, loss: str) -> torch.Tensor:
-        if self.task_logits is None:
-            raise ConfigurationError(f"the {loss!r} loss needs a task-net, but the model has none")
-        return self.task_logits
+    def task_net_distribution(self, loss: str, detach: bool = False, temperature: float = 1.0):
+        """`task_distribution` for the loss named `loss` (with gradient unless `detach`)."""
+        return self.task_distribution(f"the {loss!r} loss", detach, temperature)
 
 
 class Loss(torch.nn.Module, Registrable):
@@ -44,7 +43,6 @@ def gold_outputs(inputs: LossInputs) -> torch.Tensor:
 
 
 def task_probabilities(inputs: LossInputs, loss: str) -> torch.Tensor:
-    """The task-net's relaxed outputs as one sample each, with gradient: `(batch, 1, *label_shape)`."""
-    logits = inputs.require_task_logits(loss)
-    y = inputs.output_space.probabilities(logits).unsqueeze(1)
-    return inputs.output_space.mask_outputs(y, inputs.mask)
+    """The task-net's relaxed outputs (its distribution's marginals, 0 at padding) as one sample
+    each, with gradient: `(batch, 1, *label_shape)`."""
+    return inputs.task_net_distribution(loss).marginals().unsqueeze(1)

@@ -47,9 +47,8 @@ class NCERankingLoss(Loss):
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
         score = inputs.require_score("nce-ranking")
-        logits = inputs.require_task_logits("nce-ranking").detach() / self.temperature
         gold = gold_outputs(inputs)
-        gold_log_q = inputs.output_space.log_probability(logits, gold, inputs.mask)
+        gold_log_q = inputs.task_net_distribution("nce-ranking", True, self.temperature).log_prob(gold)
         samples = self.sampler(inputs)
         y = torch.cat([gold, samples.y], dim=1)
         ranking_logits = score(y)

@@ -16,14 +16,14 @@ def per_decision(inputs: LossInputs, values: torch.Tensor) -> torch.Tensor:
 
 @Loss.register("cross-entropy")
 class CrossEntropyLoss(Loss):
-    """Negative log-likelihood of the gold output under the task-net's factorised distribution,
-    divided by the number of decisions (labels, or unpadded tokens) and averaged over the batch:
-    binary cross-entropy for label sets, token cross-entropy for tag sequences."""
+    """Negative log-likelihood of the gold output under the task-net's distribution, divided by the
+    number of decisions (labels, or unpadded tokens) and averaged over the batch: binary
+    cross-entropy for label sets, token cross-entropy for tag sequences, and the log-likelihood
+    objective of a CRF task-net."""
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
-        logits = inputs.require_task_logits("cross-entropy")
-        log_likelihood = inputs.output_space.log_probability(logits, gold_outputs(inputs), inputs.mask)
-        return -per_decision(inputs, log_likelihood.squeeze(1)).mean()
+        distribution = inputs.task_net_distribution("cross-entropy")
+        return -per_decision(inputs, distribution.log_prob(gold_outputs(inputs)).squeeze(1)).mean()
 
 
 @Loss.register("energy")
@@ -61,7 +61,7 @@ class EnergyLoss(Loss):
 
 @Loss.register("negative-entropy")
 class NegativeEntropyLoss(Loss):
-    """Minus the entropy of the task-net's factorised distribution, `-H(p(x))`, divided by the
+    """Minus the entropy of the task-net's distribution, `-H(p(x))`, divided by the
     number of decisions (labels, or unpadded tokens) and averaged over the batch; differentiable in
     the task-net.
 
@@ -76,10 +76,8 @@ class NegativeEntropyLoss(Loss):
     """
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
-        logits = inputs.require_task_logits("negative-entropy")
-        y = task_probabilities(inputs, "negative-entropy")
-        negative_entropy = inputs.output_space.log_probability(logits, y, inputs.mask).squeeze(1)
-        return per_decision(inputs, negative_entropy).mean()
+        entropy = inputs.task_net_distribution("negative-entropy").entropy()
+        return -per_decision(inputs, entropy).mean()
 
 
 @Loss.register("weighted-sum")

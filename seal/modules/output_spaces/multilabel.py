@@ -1,13 +1,14 @@
 from typing import Any, Dict, List, Optional
 
 import torch
-import torch.nn.functional as F
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.training.metrics import Metric
 
 from seal.metrics import ExampleF1, HammingLoss, MultilabelMicroMacroF1, PrecisionAtK
+from seal.modules.distributions import Bernoulli
 from seal.modules.output_spaces.output_space import OutputSpace
+from seal.modules.task_nets.task_nn import TaskOutput
 
 _EPSILON = 1e-6
 
@@ -17,7 +18,8 @@ class MultiLabelOutputSpace(OutputSpace):
     """A set of labels: `y` is a vector of `num_labels` independent binary decisions.
 
     `label_shape == (num_labels,)`, no mask.  Relaxed `y` lies in the cube [0, 1]^num_labels;
-    the task-net's distribution is a product of Bernoullis with probabilities `sigmoid(logits)`.
+    the task-net's distribution is a product of Bernoullis with probabilities `sigmoid(logits)`
+    (`Bernoulli`).
 
     # Parameters
     threshold : `float`, optional (default = `0.5`)
@@ -47,17 +49,14 @@ class MultiLabelOutputSpace(OutputSpace):
         self.precision_at = list(precision_at or [])
         self.top_k = top_k
 
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(logits)
+    def distribution(self, task_output: TaskOutput) -> Bernoulli:
+        if task_output.transitions is not None:
+            raise ConfigurationError("multi-label outputs have no pairwise potentials: a task-net returning "
+                                     "transitions needs the 'sequence-tags' output space")
+        return Bernoulli(task_output.logits)
 
-    def log_probability(self, logits, y, mask=None):
-        logits = logits.unsqueeze(1).expand_as(y)
-        return -F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(-1)
-
-    def sample(self, probabilities, num_samples, mask=None):
-        with torch.no_grad():
-            expanded = probabilities.detach().unsqueeze(1).expand(-1, num_samples, -1)
-            return torch.bernoulli(expanded)
+    def log_potentials(self, probabilities):
+        return torch.logit(probabilities)
 
     def project(self, y):
         return y.clamp(0.0, 1.0)
@@ -88,7 +87,7 @@ class MultiLabelOutputSpace(OutputSpace):
             **({"precision_at_k": PrecisionAtK(self.precision_at)} if self.precision_at else {}),
         }
 
-    def human_readable(self, probabilities, vocab: Vocabulary, mask=None) -> List[Dict[str, Any]]:
+    def human_readable(self, probabilities, vocab: Vocabulary, mask=None, predictions=None) -> List[Dict[str, Any]]:
         names = vocab.get_index_to_token_vocabulary(self.label_namespace)
         readable = []
         for row in probabilities.detach().cpu().tolist():

@@ -5,6 +5,9 @@ from allennlp.common import Registrable
 from allennlp.data import Vocabulary
 from allennlp.training.metrics import Metric
 
+from seal.modules.distributions import OutputDistribution
+from seal.modules.task_nets.task_nn import TaskOutput
+
 
 class OutputSpace(Registrable):
     """What an output `y` is for a task, and everything the generic SEAL code needs to know of it.
@@ -20,30 +23,50 @@ class OutputSpace(Registrable):
     decision, or a distribution over tags at each position); a *discrete* output is a relaxed one
     with entries in {0, 1}.  Task-net logits are unnormalised and live in the reals.
 
+    The task-net's output is read as a distribution over outputs (`distribution`); metrics and
+    human-readable output read relaxed predictions (its marginals, or a sampler's result).
+
     Gradients.  `probabilities`, `log_probability`, `project` and `ascent_step` are differentiable;
     `sample` and `decode` return tensors without gradient.
     """
 
     default_implementation = "multi-label"
 
+    def distribution(self, task_output: TaskOutput) -> OutputDistribution:
+        """The distribution over outputs a task-net's output defines: every sampler, loss and
+        prediction reads the task-net through it (independent decisions from the logits alone, or
+        a structured one when the output carries pairwise potentials)."""
+        raise NotImplementedError
+
+    def prediction(self, distribution: OutputDistribution) -> Optional[torch.Tensor]:
+        """The discrete prediction `(batch, *label_shape)` of a structured distribution (its argmax),
+        or `None` for independent decisions, whose prediction this space decodes from the
+        marginals (`decode`: thresholds, constrained decoding)."""
+        return None if distribution.factorised else distribution.argmax()
+
+    def log_potentials(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """Relaxed outputs `(batch, *label_shape)` -> logits of the factorised distribution whose
+        marginals they are (`-inf` where a probability is 0)."""
+        raise NotImplementedError
+
+    # Shorthands for the distribution of plain logits (no pairwise potentials).
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Task-net logits `(batch, *label_shape)` -> relaxed output of the same shape."""
-        raise NotImplementedError
+        return self.distribution(TaskOutput(logits)).marginals()
 
     def log_probability(
         self, logits: torch.Tensor, y: torch.Tensor, mask: Optional[torch.BoolTensor] = None
     ) -> torch.Tensor:
-        """Log-probability of outputs `y` `(batch, num_samples, *label_shape)` under the task-net's
-        factorised distribution with `logits` `(batch, *label_shape)`; shape `(batch, num_samples)`.
-        For relaxed `y` this is the negative cross-entropy between `y` and the distribution."""
-        raise NotImplementedError
+        """`log p(y)` `(batch, num_samples)` of outputs `y` `(batch, num_samples, *label_shape)`
+        under the factorised distribution with `logits` `(batch, *label_shape)`."""
+        return self.distribution(TaskOutput(logits, mask)).log_prob(y)
 
     def sample(
         self, probabilities: torch.Tensor, num_samples: int, mask: Optional[torch.BoolTensor] = None
     ) -> torch.Tensor:
         """`num_samples` discrete outputs drawn from the factorised distribution with these
         `probabilities` `(batch, *label_shape)`: `(batch, num_samples, *label_shape)`."""
-        raise NotImplementedError
+        return self.distribution(TaskOutput(self.log_potentials(probabilities), mask)).sample(num_samples)
 
     def project(self, y: torch.Tensor) -> torch.Tensor:
         """Projects arbitrary real values onto the set of relaxed outputs (same shape)."""
@@ -102,7 +125,12 @@ class OutputSpace(Registrable):
             metric(probabilities, labels)
 
     def human_readable(
-        self, probabilities: torch.Tensor, vocab: Vocabulary, mask: Optional[torch.BoolTensor] = None
+        self,
+        probabilities: torch.Tensor,
+        vocab: Vocabulary,
+        mask: Optional[torch.BoolTensor] = None,
+        predictions: Optional[torch.Tensor] = None,
     ) -> List[Dict[str, Any]]:
-        """One JSON-serialisable prediction per instance of `probabilities` `(batch, *label_shape)`."""
+        """One JSON-serialisable prediction per instance of `probabilities` `(batch, *label_shape)`;
+        `predictions`, when given, is the discrete prediction to report (see `prediction`)."""
         raise NotImplementedError

@@ -1,4 +1,4 @@
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,8 +9,9 @@ from allennlp.training.metrics import Metric, SpanBasedF1Measure
 from seal.data.tag_schemes import span_decoder
 from seal.metrics import TokenAccuracy, WholeSequenceAccuracy
 from seal.metrics.srl import SrlEvalF1
+from seal.modules.distributions import Categorical, LinearChainCRF, OutputDistribution, allowed_moves
 from seal.modules.output_spaces.output_space import OutputSpace
-from seal.modules.output_spaces.tag_decoding import TagConstraints, constrained_viterbi
+from seal.modules.task_nets.task_nn import TaskOutput
 
 _EPSILON = 1e-6
 
@@ -33,7 +34,8 @@ class SequenceTagsOutputSpace(OutputSpace):
     per position, and `mask` `(batch, seq_len)` marks the real positions (padding at the end).
 
     Relaxed `y` puts a distribution over tags at each position (a product of simplices); the
-    task-net's distribution is a product of per-position categoricals `softmax(logits)`.  Padded
+    task-net's distribution is a product of per-position categoricals `softmax(logits)`
+    (`Categorical`), or a `LinearChainCRF` when its output carries transitions.  Padded
     positions of every candidate output are all-zero (`mask_outputs`), so they add nothing to a
     score, a log-probability or an oracle value.
 
@@ -49,9 +51,10 @@ class SequenceTagsOutputSpace(OutputSpace):
         accuracy.
     constrained_decoding : `bool`, optional (default = `False`)
         Predict (for metrics and output) the legal tag sequence of the encoding with the highest
-        log-probability under the task-net's per-position distribution (Viterbi with forbidden
-        moves, e.g. no `I-X` without its `B-X`), instead of the per-position argmax.  Needs a
-        `label_encoding`.  Training is unchanged.
+        probability under the task-net's distribution (Viterbi with forbidden moves, e.g. no `I-X`
+        without its `B-X`: over the per-position marginals, or over a CRF's potentials), instead of
+        the per-position argmax (or a CRF's unconstrained Viterbi).  Needs a `label_encoding`.
+        Training is unchanged.
     span_metric : `str`, optional (default = `"span-f1"`)
         `"span-f1"`: AllenNLP's `SpanBasedF1Measure` (contiguous spans).  `"srl-eval"`: the
         CoNLL-2005 SRL scorer (`SrlEvalF1`: continuation arguments join their head, the `V` span
@@ -83,31 +86,27 @@ class SequenceTagsOutputSpace(OutputSpace):
         self.label_encoding = label_encoding
         self.constrained_decoding = constrained_decoding
         self.span_metric = span_metric
-        self._constraints: Optional[TagConstraints] = None
+        # (allowed transitions, start, end) of the encoding, for constrained decoding.
+        self._allowed: Optional[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = None
 
     def index_labels(self, vocab: Vocabulary) -> None:
         if self.constrained_decoding:
             tags = vocab.get_index_to_token_vocabulary(self.label_namespace)
-            self._constraints = TagConstraints.for_encoding(self.label_encoding, tags)
+            self._allowed = allowed_moves(self.label_encoding, tags)
 
     # ---- the distribution ----------------------------------------------------------------
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(logits, dim=-1)
+    def distribution(self, task_output: TaskOutput) -> OutputDistribution:
+        """A categorical per position from the logits, or the linear-chain CRF of the logits (its
+        unaries) and the output's transitions (whose argmax is then constrained to legal moves
+        with `constrained_decoding`)."""
+        if task_output.transitions is None:
+            return Categorical(task_output.logits, task_output.mask)
+        allowed = self._legal_moves() if self.constrained_decoding else (None, None, None)
+        return LinearChainCRF(task_output.logits, task_output.transitions, task_output.mask,
+                              task_output.start, task_output.end, *allowed)
 
-    def log_probability(self, logits, y, mask=None):
-        log_p = torch.log_softmax(logits, dim=-1).unsqueeze(1)  # (batch, 1, seq, tags)
-        per_position = (y * log_p).sum(-1)
-        if mask is not None:
-            per_position = per_position * mask.unsqueeze(1).to(per_position.dtype)
-        return per_position.sum(-1)
-
-    def sample(self, probabilities, num_samples, mask=None):
-        with torch.no_grad():
-            num_tags = probabilities.size(-1)
-            flat = probabilities.detach().reshape(-1, num_tags).clamp_min(0)
-            draws = torch.multinomial(flat, num_samples, replacement=True)  # (batch*seq, n)
-            draws = draws.view(*probabilities.shape[:-1], num_samples).movedim(-1, 1)
-            return self.mask_outputs(F.one_hot(draws, num_tags).to(probabilities.dtype), mask)
+    def log_potentials(self, probabilities):
+        return torch.log(probabilities)
 
     # ---- relaxed outputs -----------------------------------------------------------------
     def project(self, y):
@@ -135,15 +134,21 @@ class SequenceTagsOutputSpace(OutputSpace):
     def _best_tags(self, probabilities: torch.Tensor, mask: Optional[torch.BoolTensor]) -> torch.Tensor:
         if not self.constrained_decoding:
             return probabilities.argmax(-1)
-        if self._constraints is None:
-            raise ConfigurationError("sequence-tags: constrained decoding needs index_labels(vocab) first")
         if probabilities.dim() != 3:
             raise ConfigurationError(
                 f"constrained decoding expects (batch, seq_len, num_tags), got {tuple(probabilities.shape)}"
             )
-        if mask is None:
-            mask = probabilities.new_ones(probabilities.shape[:2], dtype=torch.bool)
-        return constrained_viterbi(torch.log(probabilities.clamp_min(1e-12)), mask.bool(), self._constraints)
+        # The argmax, among legal sequences, of the factorised distribution with these marginals:
+        # a CRF without transitions whose argmax is restricted to the encoding's moves.  Clamped, so
+        # that a sequence of improbable tags still outscores an illegal one.
+        unary = self.log_potentials(probabilities.clamp_min(1e-12))
+        chain = LinearChainCRF(unary, unary.new_zeros(unary.shape[-1:] * 2), mask, None, None, *self._legal_moves())
+        return chain.viterbi()[0]
+
+    def _legal_moves(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self._allowed is None:
+            raise ConfigurationError("sequence-tags: constrained decoding needs index_labels(vocab) first")
+        return self._allowed
 
     def mask_outputs(self, y, mask):
         if mask is None:
@@ -188,11 +193,13 @@ class SequenceTagsOutputSpace(OutputSpace):
         for metric in metrics.values():
             metric(probabilities, gold, mask)
 
-    def human_readable(self, probabilities, vocab: Vocabulary, mask=None) -> List[Dict[str, Any]]:
+    def human_readable(self, probabilities, vocab: Vocabulary, mask=None, predictions=None) -> List[Dict[str, Any]]:
+        """Tags (a CRF's `predictions`, or decoded from the marginals), each with its marginal
+        probability, and the spans of a span encoding."""
         names = vocab.get_index_to_token_vocabulary(self.label_namespace)
         lengths = mask.sum(-1).tolist() if mask is not None else [probabilities.size(1)] * probabilities.size(0)
         probabilities = probabilities.detach()
-        best_tags = self._best_tags(probabilities, mask)
+        best_tags = predictions.argmax(-1) if predictions is not None else self._best_tags(probabilities, mask)
         best_probabilities = probabilities.gather(-1, best_tags.unsqueeze(-1)).squeeze(-1)
         readable = []
         for indices, best, length in zip(best_tags.cpu(), best_probabilities.cpu(), lengths):

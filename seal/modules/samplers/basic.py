@@ -15,7 +15,8 @@ def _require(context: SamplingContext, field: str, sampler: str):
 
 @Sampler.register("task-net")
 class TaskNetSampler(Sampler):
-    """The task-net's relaxed output (its probabilities), one sample per instance.
+    """The task-net's relaxed output (the marginals of its distribution), one sample per instance,
+    with its expected log-probability under that distribution.
 
     # Parameters
     detach : `bool`, optional (default = `True`)
@@ -26,17 +27,15 @@ class TaskNetSampler(Sampler):
         self.detach = detach
 
     def __call__(self, context: SamplingContext) -> Samples:
-        logits = _require(context, "task_logits", "task-net")
-        logits = logits.detach() if self.detach else logits
-        y = context.output_space.probabilities(logits).unsqueeze(1)
-        y = context.output_space.mask_outputs(y, context.mask)
-        return Samples(y, context.output_space.log_probability(logits, y, context.mask))
+        distribution = context.task_distribution("the 'task-net' sampler", self.detach)
+        y = distribution.marginals().unsqueeze(1)
+        return Samples(y, distribution.log_prob(y))
 
 
 @Sampler.register("discrete")
 class DiscreteSampler(Sampler):
-    """`num_samples` discrete outputs drawn from the task-net's factorised distribution, with their
-    log-probabilities.
+    """`num_samples` discrete outputs drawn from the task-net's distribution (independent labels or
+    tags, or a CRF's exact samples), with their log-probabilities.
 
     # Parameters
     num_samples : `int`, optional (default = `10`)
@@ -56,11 +55,9 @@ class DiscreteSampler(Sampler):
         self.temperature = temperature
 
     def __call__(self, context: SamplingContext) -> Samples:
-        logits = _require(context, "task_logits", "discrete").detach() / self.temperature
-        space = context.output_space
-        y = space.sample(space.probabilities(logits), self.num_samples, context.mask)
-        y = space.mask_outputs(y, context.mask)
-        return Samples(y, space.log_probability(logits, y, context.mask))
+        distribution = context.task_distribution("the 'discrete' sampler", True, self.temperature)
+        y = distribution.sample(self.num_samples)
+        return Samples(y, distribution.log_prob(y))
 
 
 @Sampler.register("ground-truth")
@@ -73,7 +70,7 @@ class GroundTruthSampler(Sampler):
         y = context.output_space.mask_outputs(y, context.mask)
         log_q = None
         if context.task_logits is not None:
-            log_q = context.output_space.log_probability(context.task_logits.detach(), y, context.mask)
+            log_q = context.task_distribution("the 'ground-truth' sampler", True).log_prob(y)
         return Samples(y, log_q)
 
 

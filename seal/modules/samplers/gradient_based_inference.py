@@ -71,9 +71,7 @@ class GradientBasedInference(Sampler):
     def _start(self, context: SamplingContext) -> torch.Tensor:
         space = context.output_space
         if self.init == "task-net":
-            if context.task_logits is None:
-                raise ConfigurationError("GBI init 'task-net' needs a task-net")
-            y = space.probabilities(context.task_logits.detach()).unsqueeze(1)
+            y = context.task_distribution("GBI init 'task-net'", True).marginals().unsqueeze(1)
         else:
             logits = context.score.task_output.logits
             y = space.uniform(logits.detach().unsqueeze(1))

@@ -1,11 +1,14 @@
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 from allennlp.common import Registrable
+from allennlp.common.checks import ConfigurationError
 
+from seal.modules.distributions import OutputDistribution
 from seal.modules.output_spaces.output_space import OutputSpace
 from seal.modules.score_nets.score_nn import BoundScore
+from seal.modules.task_nets.task_nn import TaskOutput
 
 
 @dataclass
@@ -16,6 +19,10 @@ class SamplingContext:
     labels : `(batch, *label_shape)` gold outputs, or `None` at prediction time.
     mask : `(batch, *label_shape[:-1])` or `None`.
     score : the score-net bound to this batch, or `None` for models without one.
+    task_transitions : a CRF task-net's pairwise potentials `(transitions, start, end)` (see
+        `TaskOutput`), or `None` for a task-net with independent decisions.
+
+    Samplers and losses read the task-net through `task_distribution`, never its raw logits.
     """
 
     output_space: OutputSpace
@@ -23,6 +30,20 @@ class SamplingContext:
     labels: Optional[torch.Tensor] = None
     mask: Optional[torch.BoolTensor] = None
     score: Optional[BoundScore] = None
+    task_transitions: Optional[Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]] = None
+
+    def task_distribution(self, user: str, detach: bool, temperature: float = 1.0) -> OutputDistribution:
+        """The distribution over outputs the task-net defines on this batch (at `temperature`: every
+        potential divided by it), without gradient when `detach`.  `user` (e.g. "the 'discrete'
+        sampler") names who needs it in the error raised for a model without a task-net."""
+        if self.task_logits is None:
+            raise ConfigurationError(f"{user} needs task_logits, the output of a task-net, but the model has none")
+        output = TaskOutput(self.task_logits, self.mask, None, *(self.task_transitions or ()))
+        if detach:
+            output = output.with_potentials(torch.Tensor.detach)
+        if temperature != 1.0:
+            output = output.with_potentials(lambda potential: potential / temperature)
+        return self.output_space.distribution(output)
 
 
 class Samples(NamedTuple):

@@ -1,3 +1,4 @@
+from seal.modules.task_nets.crf import LinearChainCRFTaskNN
 from seal.modules.task_nets.feedforward import FeedForwardTaskNN
 from seal.modules.task_nets.tagger import LetterCNNTaskNN, TaggerTaskNN
 from seal.modules.task_nets.task_nn import TaskNN, TaskOutput

@@ -1,4 +1,4 @@
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import torch
 from allennlp.common import Registrable
@@ -13,11 +13,31 @@ class TaskOutput(NamedTuple):
     mask : `(batch, *label_shape[:-1])` bool, or `None` when outputs have a fixed size.
     features : `(batch, feature_dim)` or `(batch, ..., feature_dim)`, the representation of `x` the
         logits are a linear function of; structured scores conditioned on `x` read it.
+    transitions : `None` for a task-net whose decisions are independent given `x` (the logits are
+        then the whole distribution); for a linear-chain CRF over tag sequences the pairwise
+        potentials, `(num_tags, num_tags)` shared or `(batch, seq_len - 1, num_tags, num_tags)` per
+        position, entry `[i, j]` scoring tag `j` right after tag `i` (the logits are the unaries).
+    start, end : `(num_tags,)` or `None`: a CRF's scores of the first and of the last tag.
+
+    The output space turns a `TaskOutput` into the distribution over outputs it defines
+    (`OutputSpace.distribution`); everything downstream reads that, not the logits.
     """
 
     logits: torch.Tensor
     mask: Optional[torch.BoolTensor] = None
     features: Optional[torch.Tensor] = None
+    transitions: Optional[torch.Tensor] = None
+    start: Optional[torch.Tensor] = None
+    end: Optional[torch.Tensor] = None
+
+    def potentials(self) -> Tuple[Optional[torch.Tensor], ...]:
+        """The tensors the distribution is a function of: logits, transitions, start, end."""
+        return self.logits, self.transitions, self.start, self.end
+
+    def with_potentials(self, transform: Callable[[torch.Tensor], torch.Tensor]) -> "TaskOutput":
+        """This output with `transform` applied to each potential present (e.g. detach, temperature)."""
+        logits, transitions, start, end = (None if p is None else transform(p) for p in self.potentials())
+        return self._replace(logits=logits, transitions=transitions, start=start, end=end)
 
 
 class TaskNN(torch.nn.Module, Registrable):

@@ -3,10 +3,17 @@ import itertools
 import pytest
 import torch
 
-from seal.modules.output_spaces.tag_decoding import TagConstraints, constrained_viterbi
+from seal.modules.distributions import LinearChainCRF, allowed_moves
 
 BIO = {0: "O", 1: "B-A", 2: "I-A", 3: "B-B", 4: "I-B"}
 BIOUL = {0: "O", 1: "B-A", 2: "I-A", 3: "L-A", 4: "U-A"}
+
+
+def constrained_viterbi(log_scores, mask, allowed):
+    """The decoder of the `sequence-tags` space's constrained decoding: the argmax of a CRF with
+    these unaries and no transitions, restricted to the `allowed` moves."""
+    num_tags = log_scores.size(-1)
+    return LinearChainCRF(log_scores, log_scores.new_zeros(num_tags, num_tags), mask, None, None, *allowed).viterbi()[0]
 
 
 def legal_bio(tags):
@@ -43,7 +50,7 @@ def brute_force(log_scores, labels, legal):
 @pytest.mark.parametrize("length", [1, 2, 3, 4])
 def test_viterbi_finds_the_best_legal_sequence(encoding, labels, legal, length):
     generator = torch.Generator().manual_seed(length)
-    constraints = TagConstraints.for_encoding(encoding, labels)
+    constraints = allowed_moves(encoding, labels)
     for _ in range(5):
         log_scores = torch.randn(1, length, len(labels), generator=generator) * 3
         path = constrained_viterbi(log_scores, torch.ones(1, length, dtype=torch.bool), constraints)[0].tolist()
@@ -53,7 +60,7 @@ def test_viterbi_finds_the_best_legal_sequence(encoding, labels, legal, length):
 
 
 def test_padding_does_not_change_a_sequences_path():
-    constraints = TagConstraints.for_encoding("BIOUL", BIOUL)
+    constraints = allowed_moves("BIOUL", BIOUL)
     generator = torch.Generator().manual_seed(0)
     log_scores = torch.randn(3, 5, 5, generator=generator) * 3
     lengths = [5, 3, 1]
@@ -67,6 +74,6 @@ def test_padding_does_not_change_a_sequences_path():
 def test_an_i_tag_never_starts_a_span_even_when_it_is_the_argmax():
     # Per-position argmax: O, I-A.  Legal candidates: (O, O) 0.6*0.3, (B-A, I-A) 0.4*0.7, (B-A, O) 0.4*0.3.
     probabilities = torch.tensor([[[0.6, 0.4, 0.0, 0.0, 0.0], [0.3, 0.0, 0.7, 0.0, 0.0]]])
-    constraints = TagConstraints.for_encoding("BIO", BIO)
+    constraints = allowed_moves("BIO", BIO)
     path = constrained_viterbi(probabilities.clamp_min(1e-12).log(), torch.ones(1, 2, dtype=torch.bool), constraints)
     assert path.tolist() == [[1, 2]]
