@@ -33,12 +33,18 @@ _NOT_NUMBERS = ("duration", "memory", "epoch", "start", "time")
 def fingerprint(config: Path, serialization_dir: Path, overrides: Dict[str, Any]) -> Dict[str, Any]:
     """Trains `config` for `NUM_EPOCHS` epochs in-process (cwd must be the repository root) and
     returns its final weights (sum, sum of squares and first values per tensor) and metrics."""
+    import torch
     from allennlp.commands.train import train_model_from_file
 
     import seal  # noqa: F401  (registers the components)
 
     overrides = json.dumps({"trainer.num_epochs": NUM_EPOCHS, "trainer.callbacks": [], **overrides})
-    model = train_model_from_file(str(config), str(serialization_dir), overrides=overrides)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the fingerprints are of one-thread runs: parallel sums round differently
+    try:
+        model = train_model_from_file(str(config), str(serialization_dir), overrides=overrides)
+    finally:
+        torch.set_num_threads(threads)
     weights = {}
     for name, tensor in sorted(model.state_dict().items()):
         values = tensor.detach().double().flatten()
