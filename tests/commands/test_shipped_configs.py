@@ -33,7 +33,7 @@ BATCH_SIZE = 8  # two training batches
 
 
 def is_srl(params: Dict[str, Any]) -> bool:
-    return params["dataset_reader"]["type"] == "srl"
+    return params["dataset_reader"]["type"] in ("srl", "conll2012-srl")
 
 
 def data_file(path: str) -> Path:
