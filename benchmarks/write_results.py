@@ -44,6 +44,8 @@ SECTIONS = {
                         "loss-net)", "test span F1 (BIOUL spans)"),
     "wnut16-minilm": ("NER: WNUT-16, frozen all-MiniLM-L6-v2 features (cached) + BiLSTM", "test span F1 (BIOUL spans)"),
     "ocr": ("Handwritten words: OCR letters (train folds 2-9, test fold 0)", "test letter accuracy"),
+    "brown-pos": ("Part of speech: Brown (142 plain tags), the first 5,000 training sentences, 4 epochs",
+                  "test token accuracy"),
     "srl-fixtures": ("SRL: the hand-written CoNLL-2012 fixtures, tiny random BERT (a pipeline check, not a ranking)",
                      "span F1 of srl-eval.pl on the training files (fit)"),
 }
