@@ -1,4 +1,5 @@
-"""Writes the scene split shipped in data/scene/ from ../shared/data/scene.
+"""Writes the scene split shipped in data/scene/ from MULAN's scene files (a folder holding
+scene-train.arff, scene-dev.arff, scene-test.arff and scene.xml, as data/README.md describes).
 
 The shared split takes the last 200 rows of MULAN's official train set (1211 images) as dev, but
 that file is sorted by label: its dev set is 200 Urban images and its train set keeps only 24 of
@@ -6,7 +7,8 @@ the Urban images, while the official test set has 207.  Validation on it cannot 
 This script re-splits the official train set (scene-train + scene-dev) at random into 1011 train and
 200 dev images (seed 0, the same sizes) and copies the official test set unchanged.
 
-Usage: .venv/bin/python scripts/make_scene_split.py [--source ../shared/data/scene] [--target data/scene]
+Usage: .venv/bin/python scripts/make_scene_split.py --source DIR [--target data/scene]
+The gzip files carry no time stamp or name, so a rerun writes the same bytes.
 """
 import argparse
 import gzip
@@ -23,13 +25,14 @@ def read(path):
 
 
 def write_gz(path, header, rows):
-    with gzip.open(path, "wt", compresslevel=9) as handle:
-        handle.write("\n".join(header + rows) + "\n")
+    text = ("\n".join(header + rows) + "\n").encode("utf-8")
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=raw, mtime=0) as out:
+        out.write(text)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", default="../shared/data/scene")
+    parser.add_argument("--source", required=True, help="the folder of the original scene files")
     parser.add_argument("--target", default="data/scene")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
