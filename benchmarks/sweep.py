@@ -28,12 +28,8 @@ import compact_runs
 ROOT = common.ROOT
 
 
-def seed_overrides(seed):
-    return {"random_seed": seed, "numpy_seed": seed, "pytorch_seed": seed}
-
-
 def for_seed(overrides, seed):
-    return {**json.loads(json.dumps(overrides).replace("{seed}", str(seed))), **seed_overrides(seed)}
+    return {**json.loads(json.dumps(overrides).replace("{seed}", str(seed))), **common.seed_overrides(seed)}
 
 
 def select(grid, names, path):
