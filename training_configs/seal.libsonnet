@@ -40,6 +40,10 @@
                   + (if entropy_weight != 0 then [{ type: 'negative-entropy' }] else []),
           weights: [1.0, if std.objectHas(task, 'cross_entropy_weight') then task.cross_entropy_weight else cross_entropy_weight]
                    + (if entropy_weight != 0 then [entropy_weight] else []),
+          // For the first 10 epochs the energy's gradient never points against cross-entropy's and is
+          // at most as large, per example (see WeightedSumLoss): a young loss-net cannot collapse the task-net.
+          anchor: 1,
+          anchor_epochs: 10,
         },
       },
       optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },

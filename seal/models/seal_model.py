@@ -191,6 +191,7 @@ class SealModel(Model):
             mask=mask,
             score=score,
             task_transitions=transitions,
+            epoch=self.epoch,
         )
 
     # ---- prediction -----------------------------------------------------------------------

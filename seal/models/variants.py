@@ -54,16 +54,18 @@ class TwoPhases:
 @Model.register("seal-dynamic")
 class SealDynamic(SealModel):
     """SEAL-dynamic: the loss-net and the task-net are trained in alternation, so the loss adapts to
-    the task-net.  Defaults: NCE ranking for the loss-net, energy + cross-entropy for the task-net;
-    the task-net alone predicts."""
+    the task-net.  Defaults: NCE ranking for the loss-net, energy + cross-entropy for the task-net
+    (the energy's gradient guarded by cross-entropy's for the first 10 epochs, see
+    `WeightedSumLoss`); the task-net alone predicts."""
 
     def __init__(
         self, vocab: Vocabulary, score_nn_loss: Optional[Loss] = None, task_nn_loss: Optional[Loss] = None, **kwargs
     ) -> None:
+        default_task_loss = WeightedSumLoss([EnergyLoss(), CrossEntropyLoss()], anchor=1, anchor_epochs=10)
         super().__init__(
             vocab,
             score_nn_loss=score_nn_loss or NCERankingLoss(),
-            task_nn_loss=task_nn_loss or WeightedSumLoss([EnergyLoss(), CrossEntropyLoss()]),
+            task_nn_loss=task_nn_loss or default_task_loss,
             **kwargs,
         )
         _require(self, task_nn=self.task_nn, score_nn=self.score_nn)

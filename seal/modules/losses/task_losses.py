@@ -1,3 +1,4 @@
+import dataclasses
 from typing import List, Optional
 
 import torch
@@ -82,9 +83,43 @@ class NegativeEntropyLoss(Loss):
 
 @Loss.register("weighted-sum")
 class WeightedSumLoss(Loss):
-    """`sum_i weights[i] * losses[i]`; e.g. SEAL's task-net loss: energy + w * cross-entropy."""
+    """`sum_i weights[i] * losses[i]`; e.g. SEAL's task-net loss: energy + w * cross-entropy.
 
-    def __init__(self, losses: List[Loss], weights: Optional[List[float]] = None) -> None:
+    With an `anchor` (the index of one of the losses, SEAL's cross-entropy), the gradient the other
+    losses send to the task-net's logits is guarded, example by example, against the anchor's: the
+    part of it that points against the anchor's gradient is removed, and what remains is scaled
+    down to at most `max_gradient_ratio` times the anchor's gradient norm.  The loss value is
+    unchanged; only the backward pass differs.
+
+    Why: a loss-net's energy has no fixed scale, and while it is still untrained its gradient is
+    large and nearly the same for every example; added as it is, it drowns the example-specific
+    signal of cross-entropy and can drive the task-net to one constant prediction (issue #38,
+    `benchmarks/tuning/seal_collapse_mechanism.md`).  Guarded, every task-net step descends the
+    cross-entropy on every example (the sum's gradient has a positive inner product with the
+    anchor's), and the energy steers within that.  Only the logits (per-decision potentials) are
+    guarded; a CRF task-net's transitions, shared by the batch, receive the plain sum's gradient.
+
+    # Parameters
+    losses : `List[Loss]`
+    weights : `List[float]`, optional (default = 1 for each loss)
+    anchor : `int`, optional (default = `None`, no guard)
+        Index in `losses` of the loss whose gradient guards the others'.
+    max_gradient_ratio : `float`, optional (default = `1.0`)
+        Cap on the norm of the others' per-example gradient, relative to the anchor's; `None` only
+        removes the conflicting part.
+    anchor_epochs : `int`, optional (default = `None`, every epoch)
+        Guard only during the first `anchor_epochs` epochs (while the loss-net is young); after
+        them the plain sum.
+    """
+
+    def __init__(
+        self,
+        losses: List[Loss],
+        weights: Optional[List[float]] = None,
+        anchor: Optional[int] = None,
+        max_gradient_ratio: Optional[float] = 1.0,
+        anchor_epochs: Optional[int] = None,
+    ) -> None:
         super().__init__()
         weights = weights if weights is not None else [1.0] * len(losses)
         if not losses or len(weights) != len(losses):
@@ -93,8 +128,60 @@ class WeightedSumLoss(Loss):
             )
         if not any(weights):
             raise ConfigurationError("weighted-sum needs at least one non-zero weight")
+        if anchor is not None and not (0 <= anchor < len(losses) and weights[anchor] != 0):
+            raise ConfigurationError(
+                f"weighted-sum: anchor {anchor} must be the index of a loss with a non-zero weight "
+                f"(0 to {len(losses) - 1})"
+            )
+        if max_gradient_ratio is not None and max_gradient_ratio <= 0:
+            raise ConfigurationError(f"weighted-sum: max_gradient_ratio must be positive, got {max_gradient_ratio}")
         self.losses = torch.nn.ModuleList(losses)
         self.weights = weights
+        self.anchor = anchor
+        self.max_gradient_ratio = max_gradient_ratio
+        self.anchor_epochs = anchor_epochs
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
-        return sum(weight * loss(inputs) for weight, loss in zip(self.weights, self.losses) if weight != 0)
+        terms = [(weight, loss) for weight, loss in zip(self.weights, self.losses) if weight != 0]
+        logits = inputs.task_logits
+        guarding = self.anchor is not None and (self.anchor_epochs is None or inputs.epoch < self.anchor_epochs)
+        if not guarding or logits is None or not (logits.requires_grad and torch.is_grad_enabled()):
+            return sum(weight * loss(inputs) for weight, loss in terms)
+        anchor_loss = self.weights[self.anchor] * self.losses[self.anchor](inputs)
+        (anchor_gradient,) = torch.autograd.grad(anchor_loss, logits, retain_graph=True)
+        guarded = dataclasses.replace(
+            inputs, task_logits=_GuardedGradient.apply(logits, anchor_gradient, self.max_gradient_ratio)
+        )
+        others = [weight * loss(guarded) for weight, loss in terms if loss is not self.losses[self.anchor]]
+        return anchor_loss + sum(others)
+
+
+def guard_gradient(gradient: torch.Tensor, anchor: torch.Tensor, max_ratio: Optional[float]) -> torch.Tensor:
+    """`gradient` `(batch, ...)` guarded per example by `anchor` (same shape): the component along
+    `anchor` removed where their inner product is negative, then the norm capped at `max_ratio`
+    times the anchor's (`None`: no cap).  An example whose anchor gradient is 0 keeps no gradient
+    under a cap."""
+    flat, reference = gradient.flatten(1), anchor.flatten(1)
+    reference_sq = (reference * reference).sum(1, keepdim=True)
+    conflict = (flat * reference).sum(1, keepdim=True).clamp_max(0)
+    flat = flat - conflict / reference_sq.clamp_min(torch.finfo(flat.dtype).tiny) * reference
+    if max_ratio is not None:
+        limit = max_ratio * reference_sq.sqrt()
+        norm = flat.norm(dim=1, keepdim=True)
+        flat = flat * torch.where(norm > limit, limit / norm.clamp_min(torch.finfo(flat.dtype).tiny), 1.0)
+    return flat.view_as(gradient)
+
+
+class _GuardedGradient(torch.autograd.Function):
+    """Identity on the logits whose backward applies `guard_gradient` against a fixed anchor gradient."""
+
+    @staticmethod
+    def forward(ctx, logits, anchor_gradient, max_ratio):  # type: ignore[override]
+        ctx.save_for_backward(anchor_gradient)
+        ctx.max_ratio = max_ratio
+        return logits.view_as(logits)
+
+    @staticmethod
+    def backward(ctx, gradient):  # type: ignore[override]
+        (anchor_gradient,) = ctx.saved_tensors
+        return guard_gradient(gradient, anchor_gradient, ctx.max_ratio), None, None

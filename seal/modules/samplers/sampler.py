@@ -21,6 +21,7 @@ class SamplingContext:
     score : the score-net bound to this batch, or `None` for models without one.
     task_transitions : a CRF task-net's pairwise potentials `(transitions, start, end)` (see
         `TaskOutput`), or `None` for a task-net with independent decisions.
+    epoch : the model's current training epoch (0-based), for what changes over training.
 
     Samplers and losses read the task-net through `task_distribution`, never its raw logits.
     """
@@ -31,6 +32,7 @@ class SamplingContext:
     mask: Optional[torch.BoolTensor] = None
     score: Optional[BoundScore] = None
     task_transitions: Optional[Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]] = None
+    epoch: int = 0
 
     def task_distribution(self, user: str, detach: bool, temperature: float = 1.0) -> OutputDistribution:
         """The distribution over outputs the task-net defines on this batch (at `temperature`: every
