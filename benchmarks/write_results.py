@@ -19,6 +19,9 @@ RESULTS = os.path.join(BENCHMARKS, "results")
 # data set -> (title, what its table measures); data sets without a table are left out.
 PER_LABEL = "mean test F1 of the tags in each band (benchmarks/per_label_f1.py)"
 THRESHOLDS = "test example-F1 and macro-F1 at the dev-chosen threshold (benchmarks/threshold_sweep.py)"
+COLLAPSE = ("runs that collapsed (the kept model predicts one label set on dev, or its best dev example-F1 is "
+            "at or below cross-entropy's after one epoch), AllenNLP's default seed and seeds 1-20 "
+            "(benchmarks/collapse_rate.py)")
 SECTIONS = {
     "scene": ("Multi-label: scene (6 labels, 294 features)", "test example-F1, 5 seeds"),
     "debtags-bow": ("Multi-label: debtags-bow (379 labels, 2000 binary word features)", "test example-F1"),
@@ -46,6 +49,10 @@ SECTIONS = {
     "ocr": ("Handwritten words: OCR letters (train folds 2-9, test fold 0)", "test letter accuracy"),
     "brown-pos": ("Part of speech: Brown (142 plain tags), the first 5,000 training sentences, 4 epochs",
                   "test token accuracy"),
+    "collapse-rate-scene-before": ("Reliability: how often SEAL collapses on scene, before the cross-entropy guard "
+                                   "(seal/ of e87a62c, the last before the guard; stale by design)", COLLAPSE),
+    "collapse-rate-scene-after": ("Reliability: how often SEAL collapses on scene, with the cross-entropy guard",
+                                  COLLAPSE),
     "srl-fixtures": ("SRL: the hand-written CoNLL-2012 fixtures, tiny random BERT (a pipeline check, not a ranking)",
                      "span F1 of srl-eval.pl on the training files (fit)"),
 }
