@@ -52,6 +52,22 @@
     seal_dynamic_nce: self.seal_dynamic({ type: 'nce-ranking', num_samples: 10 }),
     seal_dynamic_dvn: self.seal_dynamic({ type: 'dvn' }),
     seal_dynamic_ssvm: self.seal_dynamic({ type: 'margin' }),
+    // Implicit (bi-level) training of the energy (seal/models/implicit.py): SEAL-dynamic's task-net
+    // step is the inner problem (`inner_steps` of it per batch, run first), and the loss-net minimises
+    // `primary_loss` by the implicit hypergradient (`hypergradient`: ImplicitHypergradient's settings).
+    implicit_energy(primary_loss, hypergradient={}, inner_steps=1):: {
+      model(task):: $.methods.seal_dynamic(primary_loss).model(task) + {
+        type: 'implicit-energy',
+        score_nn_loss: if std.member(['margin', 'dvn', 'contrastive-divergence'], primary_loss.type)
+                       then with_oracle(task, primary_loss) else primary_loss,
+        [if std.length(hypergradient) > 0 then 'hypergradient']: hypergradient,
+      },
+      optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
+      num_steps(task):: { task_nn: inner_steps, score_nn: 1 },
+    },
+    implicit_energy_cd: self.implicit_energy({ type: 'contrastive-divergence' }),
+    implicit_energy_nce: self.implicit_energy({ type: 'nce-ranking', num_samples: 10 }),
+    implicit_energy_ssvm: self.implicit_energy({ type: 'margin' }),
     seal_static_nce: {
       model(task):: $.methods.seal_dynamic_nce.model(task) + {
         type: 'seal-static',

@@ -1,2 +1,3 @@
+from seal.models.implicit import ImplicitEnergy
 from seal.models.seal_model import SealModel
 from seal.models.variants import DVN, SPEN, CrossEntropyModel, InferenceNetwork, SealDynamic, SealStatic

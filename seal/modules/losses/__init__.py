@@ -1,3 +1,4 @@
+from seal.modules.losses.cd_loss import ContrastiveDivergenceLoss
 from seal.modules.losses.crf_losses import (
     CRFMarginalCrossEntropyLoss,
     CRFMeanFieldCrossEntropyLoss,
