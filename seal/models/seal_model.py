@@ -1,4 +1,5 @@
-from typing import Any, Dict, List, Optional, Tuple
+import contextlib
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from allennlp.common.checks import ConfigurationError
@@ -24,9 +25,11 @@ class SealModel(Model):
 
     Training is split into named steps, one per trained module (`"score_nn"`, `"task_nn"`): the
     trainer calls `forward(**batch, seal_step=name)` and minimises the returned `"loss"` with the
-    optimizer of that module.  Without `seal_step`, `forward` predicts: the task-net's relaxed
-    output, or the `inference` sampler's (gradient-based inference for SPEN and DVN); it updates the
-    output space's metrics and returns the validation loss when labels are given.
+    optimizer of that module.  The trainer runs the steps of one batch inside `training_batch()`,
+    where the task-net runs once for all of them (see there).  Without `seal_step`, `forward`
+    predicts: the task-net's relaxed output, or the `inference` sampler's (gradient-based inference
+    for SPEN and DVN); it updates the output space's metrics and returns the validation loss when
+    labels are given.
 
     Inputs: every field of an instance except the gold labels and `metadata` is passed by name to
     the task-net and the score-net's feature network.  The gold labels are the field named
@@ -77,6 +80,8 @@ class SealModel(Model):
         self.task_nn_loss = task_nn_loss
         self.inference = inference
         self.label_field = label_field
+        # The task-net's output shared by the steps of the current training batch (`training_batch`).
+        self._batch_task_output: Optional[Dict[str, Any]] = None
         self._check_pieces()
         self.output_space.index_labels(vocab)
         self._metrics = self.output_space.default_metrics(vocab)
@@ -116,6 +121,26 @@ class SealModel(Model):
     def step_loss(self, step: str) -> Optional[Loss]:
         return {SCORE_STEP: self.score_nn_loss, TASK_STEP: self.task_nn_loss}[step]
 
+    @contextlib.contextmanager
+    def training_batch(self) -> Iterator[None]:
+        """Runs the training steps of one batch (the `seal` trainer enters it for each batch) with
+        one task-net forward between them.  The task-net's parameters change only in the task-net
+        step, so its output on the batch, computed with gradient at the first step, serves every
+        score-net step before it (detached: a score-net loss sends the task-net no gradient) and
+        that task-net step (with its graph, which the score-net steps leave intact); the task-net
+        step drops it, so a later step (a second task-net step) runs the task-net anew.  One
+        forward also means one dropout draw of the task-net for all of the batch's steps.
+
+        The output is kept for the batch whose gold labels are the tensor of the first step; a step
+        with other labels runs the task-net anew.  Leaving the context drops it.  Outside the
+        context (validation, prediction, a step called on its own) every call runs the task-net;
+        a model without a task-net keeps nothing."""
+        self._batch_task_output = {}
+        try:
+            yield
+        finally:
+            self._batch_task_output = None
+
     def forward(  # type: ignore[override]
         self,
         metadata: Optional[List[Dict[str, Any]]] = None,
@@ -146,9 +171,24 @@ class SealModel(Model):
     def _step_loss(
         self, step: str, inputs: Dict[str, Any], labels: torch.Tensor
     ) -> Tuple[torch.Tensor, Optional[TaskOutput], LossInputs]:
-        task_output = self._run_task_nn(inputs, with_grad=step == TASK_STEP)
+        task_output = self._step_task_output(step, inputs, labels)
         loss, loss_inputs = self._loss_of(step, inputs, task_output, labels)
         return loss, task_output, loss_inputs
+
+    def _step_task_output(self, step: str, inputs: Dict[str, Any], labels: torch.Tensor) -> Optional[TaskOutput]:
+        """The task-net's output for a training step: with gradient for the task-net step, without
+        for a score-net step; inside `training_batch` the batch's shared one."""
+        shared = self._batch_task_output
+        if shared is None:
+            return self._run_task_nn(inputs, with_grad=step == TASK_STEP)
+        if shared.get("labels") is not labels:
+            with_grad = self.step_loss(TASK_STEP) is not None
+            shared.update(labels=labels, output=self._run_task_nn(inputs, with_grad=with_grad))
+        output = shared["output"]
+        if step == TASK_STEP:
+            shared.clear()  # the task-net is about to change
+            return output
+        return None if output is None else TaskOutput(*(t.detach() if torch.is_tensor(t) else t for t in output))
 
     def _loss_of(
         self,

@@ -35,7 +35,9 @@ class SealTrainer(GradientDescentTrainer):
     For every batch it runs the model's active steps in order (`model.active_steps(epoch)`, the
     loss-net first), each `num_steps[step]` times: zero all gradients, `loss =
     model(**batch, seal_step=step)["loss"]` (+ regularisation), backward, clip that module's
-    gradient norm, step that module's optimizer.  It knows nothing about tasks.
+    gradient norm, step that module's optimizer.  The steps of a batch run inside
+    `model.training_batch()`, so that the model can share work between them (one task-net forward
+    per batch).  It knows nothing about tasks.
 
     Everything else is AllenNLP's: validation and early stopping on `validation_metric`,
     checkpoints and `--recover` (optimizer and scheduler states are saved per module), callbacks
@@ -150,15 +152,16 @@ class SealTrainer(GradientDescentTrainer):
     def _train_batch(self, batch: TensorDict, steps: List[str]):
         losses: Dict[str, float] = {}
         grad_norm = None
-        for step in steps:
-            for _ in range(self._num_steps.get(step, 1)):
-                loss = self._step(batch, step)
-                grad_norm = self._clip(step)
-                self.optimizer[step].step()
-                losses[step] = loss
-            scheduler = self._learning_rate_scheduler.get(step) if self._learning_rate_scheduler else None
-            if scheduler is not None:
-                scheduler.step_batch(self._total_batches_completed + 1)
+        with self.model.training_batch():
+            for step in steps:
+                for _ in range(self._num_steps.get(step, 1)):
+                    loss = self._step(batch, step)
+                    grad_norm = self._clip(step)
+                    self.optimizer[step].step()
+                    losses[step] = loss
+                scheduler = self._learning_rate_scheduler.get(step) if self._learning_rate_scheduler else None
+                if scheduler is not None:
+                    scheduler.step_batch(self._total_batches_completed + 1)
         return losses, grad_norm
 
     def _step(self, batch: TensorDict, step: str) -> float:

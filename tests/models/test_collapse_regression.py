@@ -1,10 +1,12 @@
 """SEAL-dynamic does not collapse to a constant prediction where it used to (issue #38).
 
-Scene with the shipped SSVM config, seed 1: before the cross-entropy guard of the task-net loss
+Scene with the shipped SSVM config, seed 3: before the cross-entropy guard of the task-net loss
 (`weighted-sum` with `anchor`), the task-net's output stayed the same for every example and early
-stopping kept such an epoch (test example-F1 0.17); with the guard the run learns.  Both runs are
+stopping kept such an epoch (test example-F1 0.27); with the guard the run learns.  Both runs are
 capped at 20 epochs with the config's own early stopping, and judged by the model they keep: how
-many different label sets it predicts on the dev set.
+many different label sets it predicts on the dev set.  (Seed 1 was the case until a batch's
+training steps shared one task-net forward, issue #42, which changed its trajectory; seed 3's
+unguarded run collapses with either code.)
 """
 import pytest
 import torch
@@ -14,7 +16,7 @@ import seal  # noqa: F401  (registers the components)
 from tests.util import REPO_ROOT, train_in_process
 
 CONFIG = REPO_ROOT / "training_configs" / "multilabel" / "scene_seal_dynamic_ssvm.jsonnet"
-SEED = 1
+SEED = 3
 
 
 def kept_model(tmp_path, guarded: bool):
@@ -50,7 +52,7 @@ def distinct_dev_predictions(model) -> int:
 
 
 @pytest.mark.parametrize("guarded", [False, True], ids=["without-guard", "with-guard"])
-def test_the_guard_keeps_scene_ssvm_seed_1_from_collapsing(tmp_path, guarded):
+def test_the_guard_keeps_scene_ssvm_seed_3_from_collapsing(tmp_path, guarded):
     distinct = distinct_dev_predictions(kept_model(tmp_path, guarded))
     if guarded:
         assert distinct > 1
