@@ -107,6 +107,11 @@ class SealModel(Model):
         """The current training epoch (0-based), as last set by `active_steps`."""
         return int(self._epoch)
 
+    @property
+    def phase_epoch(self) -> int:
+        """The current epoch counted from the start of the current training phase (one phase here)."""
+        return self.epoch
+
     def active_steps(self, epoch: int) -> List[str]:
         """Records `epoch` (0-based) as the current one and returns the steps the trainer runs in
         it, in order: a step runs when it has a loss and its module has trainable parameters."""
@@ -232,6 +237,7 @@ class SealModel(Model):
             score=score,
             task_transitions=transitions,
             epoch=self.epoch,
+            phase_epoch=self.phase_epoch,
         )
 
     # ---- prediction -----------------------------------------------------------------------

@@ -41,6 +41,10 @@ class TwoPhases:
     def in_first_phase(self) -> bool:
         return self.epoch < self.first_phase_epochs
 
+    @property
+    def phase_epoch(self) -> int:
+        return self.epoch if self.in_first_phase else self.epoch - self.first_phase_epochs
+
     def active_steps(self, epoch: int):
         steps = super().active_steps(epoch)
         return steps if self.in_first_phase else [step for step in steps if step == TASK_STEP]

@@ -208,6 +208,20 @@ def test_seal_static_switches_after_pretraining():
     assert model.active_steps(5) == ["task_nn"]
 
 
+def test_seal_static_phase_epoch_counts_from_the_freeze():
+    # The task-net loss's guard (anchor_epochs) must cover the task-net's first epochs on the
+    # frozen energy, not the pretraining epochs in which the energy is not in its loss.
+    model = build(CONFIGS["seal-static"]())  # pretraining_epochs = 2
+    phase_epochs = []
+    for epoch in range(5):
+        model.active_steps(epoch)
+        phase_epochs.append(model.phase_epoch)
+    assert phase_epochs == [0, 1, 0, 1, 2]
+    dynamic = build(CONFIGS["seal-dynamic"]())
+    dynamic.active_steps(4)
+    assert dynamic.phase_epoch == 4
+
+
 def test_seal_static_task_step_uses_cross_entropy_only_during_pretraining():
     torch.manual_seed(0)
     model = build(CONFIGS["seal-static"]())

@@ -108,8 +108,9 @@ class WeightedSumLoss(Loss):
         Cap on the norm of the others' per-example gradient, relative to the anchor's; `None` only
         removes the conflicting part.
     anchor_epochs : `int`, optional (default = `None`, every epoch)
-        Guard only during the first `anchor_epochs` epochs (while the loss-net is young); after
-        them the plain sum.
+        Guard only during the first `anchor_epochs` epochs of the model's current phase (while the
+        loss-net is young, or for seal-static while the task-net first meets the frozen energy);
+        after them the plain sum.
     """
 
     def __init__(
@@ -144,7 +145,7 @@ class WeightedSumLoss(Loss):
     def forward(self, inputs: LossInputs) -> torch.Tensor:
         terms = [(weight, loss) for weight, loss in zip(self.weights, self.losses) if weight != 0]
         logits = inputs.task_logits
-        guarding = self.anchor is not None and (self.anchor_epochs is None or inputs.epoch < self.anchor_epochs)
+        guarding = self.anchor is not None and (self.anchor_epochs is None or inputs.phase_epoch < self.anchor_epochs)
         if not guarding or logits is None or not (logits.requires_grad and torch.is_grad_enabled()):
             return sum(weight * loss(inputs) for weight, loss in terms)
         anchor_loss = self.weights[self.anchor] * self.losses[self.anchor](inputs)

@@ -22,6 +22,9 @@ class SamplingContext:
     task_transitions : a CRF task-net's pairwise potentials `(transitions, start, end)` (see
         `TaskOutput`), or `None` for a task-net with independent decisions.
     epoch : the model's current training epoch (0-based), for what changes over training.
+    phase_epoch : the epoch counted from the start of the model's current training phase (0-based):
+        `epoch` for one-phase models; for a two-phase model (seal-static, infnet) in its second
+        phase, the epochs since that phase began, i.e. since the step's loss came into use.
 
     Samplers and losses read the task-net through `task_distribution`, never its raw logits.
     """
@@ -33,6 +36,7 @@ class SamplingContext:
     score: Optional[BoundScore] = None
     task_transitions: Optional[Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]] = None
     epoch: int = 0
+    phase_epoch: int = 0
 
     def task_distribution(self, user: str, detach: bool, temperature: float = 1.0) -> OutputDistribution:
         """The distribution over outputs the task-net defines on this batch (at `temperature`: every

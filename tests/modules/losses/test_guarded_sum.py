@@ -102,6 +102,6 @@ def test_guard_from_params():
 def test_the_guard_ends_after_anchor_epochs():
     plain = WeightedSumLoss([EnergyLoss(), CrossEntropyLoss()])
     loss = WeightedSumLoss([EnergyLoss(), CrossEntropyLoss()], anchor=1, anchor_epochs=2)
-    young, grown = (dataclasses.replace(make_inputs([[0, 1]]), epoch=epoch) for epoch in (1, 2))
+    young, grown = (dataclasses.replace(make_inputs([[0, 1]]), phase_epoch=epoch) for epoch in (1, 2))
     assert not torch.allclose(logit_gradient(loss, young), logit_gradient(plain, make_inputs([[0, 1]])))
     torch.testing.assert_close(logit_gradient(loss, grown), logit_gradient(plain, make_inputs([[0, 1]])))
