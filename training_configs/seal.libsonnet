@@ -14,7 +14,7 @@
 //   moving_average (optional)         AllenNLP's parameter averaging; validation, best.th and the
 //                                     final model use the averaged weights
 //   vocabulary (optional)             AllenNLP's vocabulary options
-//   oracle (optional)                 the task loss of margin / infnet (the models' default: f1)
+//   oracle (optional)                 the oracle of margin, dvn, spen and infnet (the models' default: f1)
 // A method is { model(task)::, optimizers, num_steps(task):: (optional), trainer (optional) }, or,
 // for a plain AllenNLP model trained by AllenNLP's own trainer, { model(task)::, plain_optimizer }.
 {
@@ -32,7 +32,8 @@
         type: 'seal-dynamic',
         task_nn: task.task_nn,
         score_nn: task.score_nn,
-        score_nn_loss: if score_nn_loss.type == 'margin' then with_oracle(task, score_nn_loss) else score_nn_loss,
+        score_nn_loss: if std.member(['margin', 'dvn'], score_nn_loss.type) then with_oracle(task, score_nn_loss)
+                       else score_nn_loss,
         local entropy_weight = if std.objectHas(task, 'entropy_weight') then task.entropy_weight else 0,
         task_nn_loss: {
           type: 'weighted-sum',
@@ -77,11 +78,11 @@
       num_steps(task):: $.methods.seal_dynamic_nce.num_steps(task),
     },
     spen: {
-      model(task):: task.model_extras + { type: 'spen', score_nn: task.score_nn },
+      model(task):: with_oracle(task, task.model_extras + { type: 'spen', score_nn: task.score_nn }),
       optimizers: { score_nn: $.adam(1e-3) },
     },
     dvn: {
-      model(task):: task.model_extras + { type: 'dvn', score_nn: task.score_nn },
+      model(task):: with_oracle(task, task.model_extras + { type: 'dvn', score_nn: task.score_nn }),
       optimizers: { score_nn: $.adam(1e-3) },
     },
     infnet: {

@@ -27,6 +27,15 @@ def _require(model: SealModel, **pieces) -> None:
         raise ConfigurationError(f"{model._name()} needs {', '.join(missing)} in its configuration")
 
 
+def _default_loss_oracle(oracle: Optional[OracleValue], score_nn_loss: Optional[Loss]) -> OracleValue:
+    """The oracle of a model's default score-net loss (`f1` unless given); an `oracle` beside a
+    configured `score_nn_loss` would be ignored, so it is an error."""
+    if oracle is not None and score_nn_loss is not None:
+        raise ConfigurationError("the model's oracle sets its default score_nn_loss: with a configured "
+                                 "score_nn_loss, give the oracle inside it")
+    return oracle or F1Oracle()
+
+
 class TwoPhases:
     """Mixin for models trained in two phases.  For the first `first_phase_epochs` epochs every
     module with a loss is trained, the task-net with `first_phase_task_loss`; afterwards the
@@ -150,17 +159,25 @@ class SPEN(SealModel):
     energy is trained with a structured SVM whose violating outputs come from cost-augmented
     gradient-based inference; at test time gradient-based inference predicts.
 
-    Defaults: `score_nn_loss` = margin with cost-augmented GBI (F1 cost), `inference` = GBI from the
-    uniform output."""
+    Defaults: `score_nn_loss` = margin with cost-augmented GBI (cost `1 - oracle`), `inference` =
+    GBI from the uniform output.
+
+    # Parameters
+    oracle : `OracleValue`, optional (default = `f1`)
+        The task loss of the default `score_nn_loss` (e.g. `soft-iou` for masks); give it inside
+        `score_nn_loss` instead when that is configured.
+    """
 
     def __init__(
         self,
         vocab: Vocabulary,
         score_nn_loss: Optional[Loss] = None,
         inference: Optional[Sampler] = None,
+        oracle: Optional[OracleValue] = None,
         **kwargs,
     ) -> None:
-        default_loss = MarginLoss(sampler=GradientBasedInference(cost_augmented=F1Oracle()))
+        oracle = _default_loss_oracle(oracle, score_nn_loss)
+        default_loss = MarginLoss(sampler=GradientBasedInference(cost_augmented=oracle), oracle=oracle)
         super().__init__(
             vocab,
             score_nn_loss=score_nn_loss or default_loss,
@@ -176,16 +193,24 @@ class DVN(SealModel):
     outputs found by gradient-based inference and of the ground truth; at test time
     gradient-based inference predicts.
 
-    Defaults: `score_nn_loss` = dvn on GBI outputs and the ground truth, `inference` = GBI."""
+    Defaults: `score_nn_loss` = dvn on GBI outputs and the ground truth, `inference` = GBI.
+
+    # Parameters
+    oracle : `OracleValue`, optional (default = `f1`)
+        The value the default `score_nn_loss` regresses onto (e.g. `soft-iou` for masks); give it
+        inside `score_nn_loss` instead when that is configured.
+    """
 
     def __init__(
         self,
         vocab: Vocabulary,
         score_nn_loss: Optional[Loss] = None,
         inference: Optional[Sampler] = None,
+        oracle: Optional[OracleValue] = None,
         **kwargs,
     ) -> None:
-        default_loss = DVNLoss(sampler=MultiSampler([GradientBasedInference(), GroundTruthSampler()]))
+        oracle = _default_loss_oracle(oracle, score_nn_loss)
+        default_loss = DVNLoss(sampler=MultiSampler([GradientBasedInference(), GroundTruthSampler()]), oracle=oracle)
         super().__init__(
             vocab,
             score_nn_loss=score_nn_loss or default_loss,

@@ -38,7 +38,8 @@ class _Factorised(OutputDistribution):
     @abstractmethod
     def _decision_log_probs(self, y: torch.Tensor) -> torch.Tensor:
         """`log p(y_d)` of each decision of `y` `(B, N, *label_shape)`, computed stably per
-        decision: `(B, N, L)` for binary labels, `(B, N, T)` per position (any value at padding)."""
+        decision: `(B, N, *label_shape)` for binary labels, `(B, N, T)` per position (any value at
+        padding)."""
 
     def _real(self, values: torch.Tensor) -> torch.Tensor:
         """`values` (one per decision, or per decision and value) with 0 at padded decisions."""
@@ -61,7 +62,7 @@ class _Factorised(OutputDistribution):
         per_decision = self._decision_log_probs(y)
         if self.mask is not None:
             per_decision = torch.where(self.mask.unsqueeze(1), per_decision, per_decision.new_zeros(()))
-        return per_decision.sum(-1)
+        return per_decision.flatten(2).sum(-1)
 
     def entropy(self) -> torch.Tensor:
         """`-E_p[log p(y)]`: the log-probability of the marginals (see the class docstring of
@@ -72,13 +73,19 @@ class _Factorised(OutputDistribution):
 class Bernoulli(_Factorised):
     """Independent binary labels: `p(y) = prod_l sigmoid(logits_l)^y_l (1 - sigmoid(logits_l))^(1 - y_l)`.
 
-    logits : `(B, L)`, finite; `label_shape` is `(L,)` and an output `y` is `(L,)` of 0/1 entries.
-        `log Z = sum_l softplus(logits_l)`.  There is no padding (`mask` is `None`).
+    logits : `(B, *label_shape)`, finite, with `len(label_shape) == label_dims`: `(B, L)` for a
+        label set (`label_dims = 1`), `(B, H, W)` for a binary mask with a label per pixel
+        (`label_dims = 2`).  An output `y` is `label_shape` of 0/1 entries.
+        `log Z = sum_l softplus(logits_l)` over every label.  There is no padding (`mask` is `None`).
+    label_dims : `int`, optional (default = `1`)
+        The number of label axes the logits must have, so that logits of the wrong rank are an
+        error rather than read as more labels.
     """
 
-    def __init__(self, logits: torch.Tensor) -> None:
-        if logits.dim() != 2:
-            raise ConfigurationError(f"Bernoulli expects logits of shape (batch, num_labels), "
+    def __init__(self, logits: torch.Tensor, label_dims: int = 1) -> None:
+        if label_dims < 1 or logits.dim() != label_dims + 1:
+            axes = "num_labels" if label_dims == 1 else "height, width" if label_dims == 2 else f"{label_dims} axes"
+            raise ConfigurationError(f"Bernoulli expects logits of shape (batch, {axes}), "
                                      f"got {tuple(logits.shape)}")
         super().__init__(logits)
 
@@ -90,12 +97,12 @@ class Bernoulli(_Factorised):
         return -torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
 
     def marginals(self) -> torch.Tensor:
-        """`P(y_l = 1)` `(B, L)`."""
+        """`P(y_l = 1)` `(B, *label_shape)`."""
         return torch.sigmoid(self.potentials)
 
     def sample(self, num_samples: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         with torch.no_grad():
-            probabilities = self.marginals().unsqueeze(1).expand(-1, num_samples, -1)
+            probabilities = self.marginals().unsqueeze(1).expand(-1, num_samples, *self.label_shape)
             return torch.bernoulli(probabilities, generator=generator)
 
     def argmax(self) -> torch.Tensor:

@@ -1,3 +1,4 @@
+from seal.modules.output_spaces.binary_mask import BinaryMaskOutputSpace
 from seal.modules.output_spaces.multilabel import MultiLabelOutputSpace
 from seal.modules.output_spaces.output_space import OutputSpace
 from seal.modules.output_spaces.sequence import SequenceTagsOutputSpace, project_onto_simplex

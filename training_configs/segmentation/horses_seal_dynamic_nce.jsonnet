@@ -1,0 +1,2 @@
+local seg = import 'segmentation.libsonnet';
+seg.config(seg.datasets.horses, seg.methods.seal_dynamic_nce)
