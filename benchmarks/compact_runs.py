@@ -1,13 +1,17 @@
 """A table's runs in one small CSV file, a row per run: its final dev and test metrics, seed, epochs,
 best epoch, seconds per epoch, a hash of its config.json and the code it was made with.  This is
 what the repository keeps of a run; its serialization directory (archive, per-epoch metrics,
-config copy) stays out of git.  The benchmark scripts write `<table>.runs.csv` beside each table.
+config copy) stays out of git.  The benchmark scripts write `<table>.runs.csv` beside each table;
+the tuning studies share one file, `benchmarks/tuning/runs.csv`, whose first column `study` names
+the study a row belongs to (benchmarks/sweep.py, or --study, replaces one study's rows in it).
 
 Usage: .venv/bin/python benchmarks/compact_runs.py OUT.runs.csv RUN_DIR [RUN_DIR ...]
        .venv/bin/python benchmarks/compact_runs.py OUT.runs.csv --table benchmarks/results/NAME.json
+       .venv/bin/python benchmarks/compact_runs.py benchmarks/tuning/runs.csv --study NAME RUN_DIR [RUN_DIR ...]
 A RUN_DIR is a serialization directory (it has a config.json) or a folder of them, searched
 recursively; the `run` column is its path below the folder that holds all of them.  --table takes
 the runs listed in a table's .json instead, for tables whose run directories were never kept.
+--study NAME writes the rows as study NAME's rows of OUT, keeping the other studies' rows.
 
 Columns: run, method (the run's name without `_seed<n>`: a benchmark method or a sweep variant),
 seed, finished (false: no metrics.json, the numbers are the last epoch's record of the best epoch
@@ -30,10 +34,11 @@ from typing import Dict, List, Optional, Sequence
 
 import common
 
-# The metrics the tables report: multi-label, span (NER, SRL) and letter / tag accuracy.
+# The metrics the tables report: multi-label, span (NER, SRL), letter / tag accuracy and segmentation.
 KEY_METRICS = ["example_f1", "micro_f1", "macro_f1", "hamming_loss", "f1-measure-overall", "precision-overall",
-               "recall-overall", "accuracy", "sequence_accuracy"]
+               "recall-overall", "accuracy", "sequence_accuracy", "mean_iou", "global_iou", "pixel_accuracy"]
 FIRST = ["run", "method", "seed", "finished"]
+STUDY = "study"
 LAST = ["epochs", "best_epoch", "epoch_seconds", "config_sha256", "code_commit", "seal_commit", "seal_dirty",
         "recorded_in_commit"]
 
@@ -176,13 +181,19 @@ def table_rows(table: str) -> List[dict]:
              "recorded_in_commit": commits.get((run["method"], run["seed"]), "")} for run in runs]
 
 
-def write_csv(path: str, table: Sequence[dict]) -> None:
-    """The rows under FIRST, the metric columns in the order met, then LAST; a missing cell is empty."""
+def columns(table: Sequence[dict], first: Sequence[str] = FIRST) -> List[str]:
+    """`first`, the other columns of the rows in the order met (the metrics), then LAST."""
     middle: List[str] = []
     for row in table:
-        middle += [key for key in row if key not in FIRST + LAST + middle]
+        middle += [key for key in row if key not in list(first) + LAST + middle]
+    return list(first) + middle + LAST
+
+
+def write_csv(path: str, table: Sequence[dict], header: Optional[Sequence[str]] = None) -> None:
+    """The rows under `header` (default: FIRST, the metric columns in the order met, then LAST); a
+    missing cell is empty."""
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, FIRST + middle + LAST, restval="", lineterminator="\n")
+        writer = csv.DictWriter(handle, header or columns(table), restval="", lineterminator="\n")
         writer.writeheader()
         for row in table:
             writer.writerow({key: cell(value) for key, value in row.items()})
@@ -199,11 +210,24 @@ def read_csv(path: str) -> List[Dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def replace_study(path: str, study: str, table: Sequence[dict]) -> None:
+    """Makes `table` the rows of `study` in the CSV of many studies at `path` (created if missing):
+    the study's old rows go, the other studies' rows stay as they are, and the rows are sorted by
+    study (a study's rows keep their order).  Columns: `study`, FIRST, the file's metric columns
+    then any new ones, LAST."""
+    kept = [row for row in read_csv(path) if row[STUDY] != study] if os.path.exists(path) else []
+    new = [{STUDY: study, **row} for row in table]
+    header = columns(kept + new, [STUDY] + FIRST)
+    write_csv(path, sorted(kept + new, key=lambda row: row[STUDY]), header)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", help="the CSV file to write, e.g. benchmarks/results/NAME.runs.csv")
     parser.add_argument("runs", nargs="*", help="serialization directories or folders of them")
     parser.add_argument("--table", help="a table's .json: its listed runs instead of run directories")
+    parser.add_argument("--study", help="write the rows as this study's rows of OUT (benchmarks/tuning/runs.csv), "
+                                        "keeping the other studies' rows")
     args = parser.parse_args(argv)
     if bool(args.runs) == bool(args.table):
         parser.error("give run directories or --table, not both")
@@ -214,8 +238,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if args.runs and not found:
         parser.error(f"no serialization directory (with a config.json) in {args.runs}")
     table = table_rows(args.table) if args.table else rows(found)
-    write_csv(args.out, table)
-    print(f"{args.out}: {len(table)} runs")
+    if args.study:
+        replace_study(args.out, args.study, table)
+    else:
+        write_csv(args.out, table)
+    print(f"{args.out}: {len(table)} runs" + (f" of study {args.study}" if args.study else ""))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ cumulative training time. Use it to see whether a run was still improving when i
 ended, and whether a longer budget favours one method.
 
 Usage: .venv/bin/python benchmarks/learning_curves.py NAME=RUN_DIR [NAME=RUN_DIR ...] \
-           [--metrics validation_example_f1 validation_macro_f1] [--out benchmarks/tuning/NAME.md]
-With --out, the plot is written beside the table (same name, .png).
+           [--metrics validation_example_f1 validation_macro_f1] [--out NAME.md]
+With --out, the plot is written beside the table (same name, .png).  A study's table becomes a section
+`## NAME: ...` of its data set's note in benchmarks/tuning/ (its plot, if kept, goes into that folder as NAME.png).
 """
 import argparse
 import os

@@ -12,7 +12,8 @@ the record reaches the config's `num_epochs` (the rule would have ended there to
 its choice is the best epoch of the record, and the rule might have trained on past it.
 
 Usage: .venv/bin/python benchmarks/stopping_rule.py RUN_DIR [RUN_DIR ...] --metric +example_f1 +macro_f1 \
-           --patience 3 [--show example_f1 macro_f1] [--out benchmarks/tuning/NAME.md]
+           --patience 3 [--show example_f1 macro_f1] [--out NAME.md]
+A replay worth keeping becomes a section `## NAME: ...` of its data set's note in benchmarks/tuning/.
 """
 import argparse
 import json

@@ -85,3 +85,14 @@ def test_the_command_line_writes_the_rows_of_every_run_below_a_folder(tmp_path):
     assert [row["run"] for row in compact_runs.read_csv(str(out))] == sorted(os.listdir(RUNS))
     with pytest.raises(SystemExit):
         compact_runs.main([str(out), str(RUNS), "--table", "t.json"])
+
+
+def test_with_a_study_the_command_line_replaces_that_studys_rows_and_keeps_the_others(tmp_path):
+    out = str(tmp_path / "runs.csv")
+    compact_runs.main([out, str(RUNS), "--study", "probe"])
+    compact_runs.main([out, str(SEAL_RUN), "--study", "another"])
+    compact_runs.main([out, str(SEAL_RUN), "--study", "probe"])
+    rows = compact_runs.read_csv(out)
+    assert [(row["study"], row["run"]) for row in rows] == [("another", SEAL_RUN.name), ("probe", SEAL_RUN.name)]
+    with open(out) as handle:
+        assert handle.readline().startswith("study," + ",".join(compact_runs.FIRST) + ",")

@@ -262,7 +262,7 @@ def test_cross_entropy_fixture_config_trains_in_process(tmp_path):
 
 def test_a_seal_run_can_start_its_task_nn_from_a_cross_entropy_run(tmp_path):
     """Both configs name the task-net's parameters alike, so AllenNLP's `pretrained` initializer
-    (as in benchmarks/tuning/debtags_minilm_frozen_nce_warm_start.grid.json) copies them over."""
+    (as in the grid debtags_minilm_frozen_nce_warm_start of benchmarks/tuning/grids.json) copies them over."""
     from allennlp.common import Params
     from allennlp.data import Vocabulary
     from allennlp.models import Model

@@ -20,7 +20,8 @@ local seal = import '../seal.libsonnet';
       num_epochs: 60,
       patience: 12,
       score_hidden_dim: 100,
-      // score_steps 3 (loss-net updates per task-net update): chosen on dev, benchmarks/tuning/scene_seal_nce_round3.md
+      // score_steps 3 (loss-net updates per task-net update): chosen on dev,
+      // benchmarks/tuning/scene.md, section scene_seal_nce_round3
       score_steps: 3,
     },
     'debtags-bow': {

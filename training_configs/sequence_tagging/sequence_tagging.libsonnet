@@ -66,7 +66,8 @@ local seal = import '../seal.libsonnet';
     label_encoding: 'BIOUL',
     label_field: 'tags',
     batch_size: 32,
-    // num_epochs 60: SEAL's best dev epoch comes late (benchmarks/tuning/wnut16_seal_nce.md); patience ends the rest.
+    // num_epochs 60: SEAL's best dev epoch comes late (benchmarks/tuning/wnut16.md, section wnut16_seal_nce);
+    // patience ends the rest.
     num_epochs: 60,
     patience: 10,
     validation_metric: '+f1-measure-overall',
@@ -77,7 +78,7 @@ local seal = import '../seal.libsonnet';
       dropout: 0.5,
     },
     // Transitions between neighbouring tags plus self-attention over the whole tag sequence:
-    // chosen on dev, benchmarks/tuning/wnut16_seal_nce_round2.md
+    // chosen on dev, benchmarks/tuning/wnut16.md, section wnut16_seal_nce_round2
     global_score: {
       type: 'sum',
       scores: [
@@ -101,7 +102,7 @@ local seal = import '../seal.libsonnet';
     patience: 6,
     validation_metric: '+accuracy',
     // Validate, keep and predict with the exponential average of the weights (decay 0.996: about
-    // the last 250 updates): chosen on dev, benchmarks/tuning/ocr_ema.md
+    // the last 250 updates): chosen on dev, benchmarks/tuning/ocr.md, section ocr_ema
     moving_average: { type: 'exponential', decay: 0.996 },
     features: {
       type: 'letter-cnn',

@@ -19,7 +19,8 @@ local seal = import '../seal.libsonnet';
     label_file: 'data/debtags/labels.txt',
     text_fields: ['title', 'text'],
     label_field: 'labels',
-    // num_epochs 12: a CPU budget; 20 did not change the comparison, benchmarks/tuning/debtags_light_epochs.md
+    // num_epochs 12: a CPU budget; 20 did not change the comparison,
+    // benchmarks/tuning/debtags_light.md, section debtags_light_epochs
     num_epochs: 12,
     patience: 3,
     score_hidden_dim: 200,
@@ -43,7 +44,7 @@ local seal = import '../seal.libsonnet';
     },
     feature_dim: 300,
     // Validate, keep and predict with the exponential average of the weights (decay 0.999: about
-    // the last 1000 updates): chosen on dev, benchmarks/tuning/debtags_ema.md
+    // the last 1000 updates): chosen on dev, benchmarks/tuning/debtags.md, section debtags_ema
     moving_average: { type: 'exponential', decay: 0.999 },
   },
 
@@ -79,7 +80,8 @@ local seal = import '../seal.libsonnet';
     batch_size: 32,
     optimizer: seal.adam(1e-3),
     // The network on top is small and cheap: more epochs than the light net's budget; patience 10
-    // rides out the epoch-to-epoch wobble of dev example-F1, benchmarks/tuning/debtags_minilm_frozen_patience.md
+    // rides out the epoch-to-epoch wobble of dev example-F1, benchmarks/tuning/debtags_minilm_frozen.md,
+    // section debtags_minilm_frozen_patience
     num_epochs: 50,
     patience: 10,
     task_nn: {
@@ -132,8 +134,10 @@ local seal = import '../seal.libsonnet';
   // SEAL-NCE for text: the loss-net ranks the gold above the task-net's samples by raw score (no
   // proposal correction), and the samples are drawn at temperature 0.5, near the task-net's
   // thresholded prediction.  Both chosen on dev for the light and the frozen-MiniLM nets:
-  //   proposal_correction false: benchmarks/tuning/debtags_seal_nce_no_correction.md, debtags_minilm_frozen_nce_no_correction.md
-  //   temperature 0.5: benchmarks/tuning/debtags_light_seal_nce_temperature.md, debtags_minilm_frozen_nce_temperature.md
+  //   proposal_correction false: benchmarks/tuning/debtags.md, section debtags_seal_nce_no_correction, and
+  //     benchmarks/tuning/debtags_minilm_frozen.md, section debtags_minilm_frozen_nce_no_correction
+  //   temperature 0.5: benchmarks/tuning/debtags_light.md, section debtags_light_seal_nce_temperature, and
+  //     benchmarks/tuning/debtags_minilm_frozen.md, section debtags_minilm_frozen_nce_temperature
   methods: seal.methods + {
     seal_dynamic_nce: seal.methods.seal_dynamic({ type: 'nce-ranking', num_samples: 10, proposal_correction: false, temperature: 0.5 }),
   },

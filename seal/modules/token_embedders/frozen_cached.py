@@ -38,8 +38,8 @@ class FrozenCachedEmbedder(TokenEmbedder):
     output for a text changes in the last float bits with the padding width of its batch (enough
     to flip stored float16 values), so embedding it inside whatever batch first met it would make
     the cache, and every run that reads it, depend on which run filled it.  On a CPU this costs
-    no extra time, since no compute goes to padding (measurements in
-    benchmarks/tuning/debtags_minilm_frozen_cache_refill.md).  The inputs of AllenNLP's
+    no extra time, since no compute goes to padding (measurements in benchmarks/tuning/debtags_minilm_frozen.md,
+    section debtags_minilm_frozen_cache_refill).  The inputs of AllenNLP's
     `pretrained_transformer` and `pretrained_transformer_mismatched` indexers are cut by their
     masks; an embedder with other inputs is run on the batch's rows as they come.
 
