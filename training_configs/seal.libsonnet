@@ -85,13 +85,18 @@
       model(task):: with_oracle(task, task.model_extras + { type: 'dvn', score_nn: task.score_nn }),
       optimizers: { score_nn: $.adam(1e-3) },
     },
+    // The game runs for half the task's epochs, then the test-time network gets the task's whole
+    // budget.  The cross-entropy guard keeps the cost-augmented player from being driven far from
+    // the gold (see `infnet` in seal/models/variants.py; benchmarks/tuning/infnet.md).
     infnet: {
+      game_epochs(task):: std.floor(task.num_epochs / 2),
       model(task):: with_oracle(task, task.model_extras + {
         type: 'infnet',
         task_nn: task.task_nn,
         score_nn: task.score_nn,
         cross_entropy_weight: 1.0,
-        game_epochs: std.floor(task.num_epochs / 2),
+        guard: true,
+        game_epochs: $.methods.infnet.game_epochs(task),
       }),
       optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
       // Validation during the game scores the cost-augmented network: no early stopping then.
@@ -140,7 +145,8 @@
       [if std.objectHasAll(method, 'num_steps') then 'num_steps']: method.num_steps(task),
       grad_norm: { [name]: 10.0 for name in std.objectFields(optimizers) },
       [if std.objectHas(task, 'moving_average') then 'moving_average']: task.moving_average,
-      num_epochs: task.num_epochs,
+      // a method with a first phase of its own (infnet's game) adds it to the task's epochs
+      num_epochs: task.num_epochs + (if std.objectHasAll(method, 'game_epochs') then method.game_epochs(task) else 0),
       patience: task.patience,
       validation_metric: task.validation_metric,
       checkpointer: checkpointer,

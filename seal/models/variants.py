@@ -237,6 +237,13 @@ class InferenceNetwork(TwoPhases, SealModel):
     oracle : `OracleValue`, optional (default = `f1`)
         The task loss `Delta = 1 - oracle`, used by both players.
     cross_entropy_weight : `float`, optional (default = `0.0`)
+    guard : `bool`, optional (default = `False`)
+        Guard the energy's gradient on the task-net by cross-entropy's (`WeightedSumLoss` with
+        `anchor`), in both phases: otherwise the cost-augmented player is driven to outputs far
+        from the gold (dev example-F1 near 0 on scene during the game), the energy learns from them
+        and the test-time network starts there.  Needs `cross_entropy_weight > 0`.
+    guard_epochs : `int`, optional (default = `None`, the whole phase)
+        With `guard`, guard only the first `guard_epochs` epochs of each phase.
     """
 
     def __init__(
@@ -245,14 +252,21 @@ class InferenceNetwork(TwoPhases, SealModel):
         game_epochs: int,
         oracle: Optional[OracleValue] = None,
         cross_entropy_weight: float = 0.0,
+        guard: bool = False,
+        guard_epochs: Optional[int] = None,
         **kwargs,
     ) -> None:
         if game_epochs < 1:
             raise ConfigurationError(f"infnet needs game_epochs >= 1, got {game_epochs}")
+        if guard and cross_entropy_weight <= 0:
+            raise ConfigurationError("infnet's guard is cross-entropy's gradient: set cross_entropy_weight > 0")
         oracle = oracle or F1Oracle()
-        weights = [1.0, cross_entropy_weight]
-        test_time_loss = WeightedSumLoss([EnergyLoss(), CrossEntropyLoss()], weights)
-        super().__init__(vocab, score_nn_loss=MarginLoss(oracle=oracle), task_nn_loss=test_time_loss, **kwargs)
+
+        def task_loss(energy: EnergyLoss) -> WeightedSumLoss:
+            guard_options = {"anchor": 1, "anchor_epochs": guard_epochs} if guard else {}
+            return WeightedSumLoss([energy, CrossEntropyLoss()], [1.0, cross_entropy_weight], **guard_options)
+
+        super().__init__(vocab, score_nn_loss=MarginLoss(oracle=oracle), task_nn_loss=task_loss(EnergyLoss()), **kwargs)
         _require(self, task_nn=self.task_nn, score_nn=self.score_nn)
         self.first_phase_epochs = game_epochs
-        self.first_phase_task_loss = WeightedSumLoss([EnergyLoss(cost_augmented=oracle), CrossEntropyLoss()], weights)
+        self.first_phase_task_loss = task_loss(EnergyLoss(cost_augmented=oracle))

@@ -248,6 +248,22 @@ def test_infnet_switches_after_the_game():
     assert test_time_loss.weights == [1.0, 0.0]  # cross_entropy_weight defaults to 0
 
 
+def test_infnet_guard_anchors_both_phases_on_cross_entropy():
+    model = build({**CONFIGS["infnet"](), "cross_entropy_weight": 1.0, "guard": True, "guard_epochs": 3})
+    model.active_steps(0)
+    game_loss = model.step_loss("task_nn")
+    model.active_steps(2)
+    test_time_loss = model.step_loss("task_nn")
+    for loss in (game_loss, test_time_loss):
+        assert loss.anchor == 1 and isinstance(loss.losses[1], CrossEntropyLoss) and loss.anchor_epochs == 3
+    assert build(CONFIGS["infnet"]()).task_nn_loss.anchor is None  # off by default
+
+
+def test_infnet_guard_needs_cross_entropy():
+    with pytest.raises(ConfigurationError, match="cross_entropy_weight"):
+        build({**CONFIGS["infnet"](), "guard": True})
+
+
 def test_infnet_game_task_loss_exceeds_test_time_loss_by_the_cost():
     # The game's task-net loss is -(s + Delta) with Delta >= 0; the later one is -s.
     torch.manual_seed(0)
