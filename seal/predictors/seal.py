@@ -70,11 +70,16 @@ class SealPredictor(Predictor):
     def for_reader(cls, model: Model, dataset_reader: DatasetReader, **kwargs) -> "SealPredictor":
         """What `Predictor.by_name("seal")` builds, and so what `allennlp predict` uses for every
         seal model: the `seal-srl` predictor (one instance per verb) when the reader is
-        allennlp-models' `srl` reader or a subclass, else this one."""
+        allennlp-models' `srl` reader or a subclass, the `seal-segmentation` predictor (this one
+        plus mask overlays) when it is a segmentation reader, else this one."""
         from allennlp_models.structured_prediction.dataset_readers.srl import SrlReader
+
+        from seal.data.dataset_readers.segmentation import SegmentationReader
 
         if isinstance(dataset_reader, SrlReader):
             return Predictor.by_name("seal-srl")(model, dataset_reader, **kwargs)
+        if isinstance(dataset_reader, SegmentationReader):
+            return Predictor.by_name("seal-segmentation")(model, dataset_reader, **kwargs)
         return cls(model, dataset_reader, **kwargs)
 
     @property
@@ -105,8 +110,13 @@ class SealPredictor(Predictor):
         outputs = [result for _, result in attempts]
         predictions = self._predict_prepared([outputs[position] for position in ready]) if ready else []
         for position, prediction in zip(ready, predictions):
-            outputs[position] = self._attempt(inputs, position, _check_finite, prediction)[1]
+            outputs[position] = self._attempt(inputs, position, self._finish, prediction)[1]
         return outputs
+
+    def _finish(self, prediction: Any) -> JsonDict:
+        """The output of one input from its entry of `_predict_prepared`'s list: here that entry,
+        checked to hold only finite numbers."""
+        return _check_finite(prediction)
 
     def _attempt(self, inputs: Sequence[Any], position: int, function: Callable, *args: Any) -> Tuple[bool, Any]:
         """(True, `function(*args)`), or for a `ConfigurationError`: with "skip" (False, an error

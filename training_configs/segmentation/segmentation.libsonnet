@@ -5,8 +5,9 @@
 //   seg.config(seg.datasets.horses, seg.methods.seal_dynamic_nce)
 // Data paths (data/README.md) are relative to the directory `allennlp` runs in (the repository
 // root); other files: -o '{"train_data_path": ..., "validation_data_path": ..., "test_data_path": ...}'.
-// The networks take any image size (the data's; every image of a file has the same); only the
-// horses' DVN weight below is per pixel of their 32x32 images.
+// The networks take any image size; the reader resizes every image to the dataset's `size` (the
+// size the predictor then resizes its inputs to); only the horses' DVN weight below is per pixel
+// of their 32x32 images.
 local seal = import '../seal.libsonnet';
 
 {
@@ -16,6 +17,9 @@ local seal = import '../seal.libsonnet';
       train: 'data/horses/train.npz',
       dev: 'data/horses/dev.npz',
       test: 'data/horses/test.npz',
+      // (height, width) the reader resizes every image to (a no-op on these 32x32 arrays); the
+      // archive's config keeps it, and the predictor resizes its inputs to it
+      size: [32, 32],
       // task-net: a 2-level U-Net, 16 channels at full resolution
       channels: 16,
       depth: 2,
@@ -50,7 +54,7 @@ local seal = import '../seal.libsonnet';
   },
 
   task(dataset):: dataset {
-    reader: { type: 'segmentation-arrays' },
+    reader: { type: 'segmentation-arrays', [if std.objectHas(dataset, 'size') then 'size']: dataset.size },
     validation_metric: '+mean_iou',
     model_extras: { output_space: { type: 'binary-mask' } },
     task_nn: $.unet(dataset, dataset.channels),

@@ -8,7 +8,7 @@ same instances (see `SegmentationReader`).
 import os
 import zipfile
 import zlib
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -62,16 +62,41 @@ class SegmentationReader(CheckedDatasetReader):
                 raise ConfigurationError(f"'size' must be two positive integers (height, width), got {size!r}")
         self._size = size
 
+    @property
+    def size(self) -> Optional[Tuple[int, int]]:
+        """The configured `(H, W)` every image is resized to, or `None` (images keep their size)."""
+        return self._size
+
     def text_to_instance(  # type: ignore[override]
-        self, image: np.ndarray, mask: Optional[np.ndarray] = None, source: Optional[str] = None
+        self,
+        image: Union[np.ndarray, List[List[List[float]]], None] = None,
+        mask: Optional[np.ndarray] = None,
+        source: Optional[str] = None,
+        image_path: Optional[str] = None,
     ) -> Instance:
         """
-        An instance of one image: `image` `(H, W, 3)` (uint8 or integer 0-255, or float in [0, 1]),
-        `mask` (optional) `(H, W)` binary as the class says, `source` names it in errors and in the
-        metadata (default `"<input>"`).  Both are resized to `size` when it is set.
+        An instance of one image, given as exactly one of `image` or `image_path`:
+
+        - `image` `(H, W, 3)` (uint8 or integer 0-255, or float in [0, 1]), an array or nested
+          lists (rows of pixels `[r, g, b]`, as in a JSON prediction input: all integers are read
+          as 0-255, any non-integer number makes the whole image floats in [0, 1]);
+        - `image_path`: an image file (PNG, JPEG, BMP, TIFF, ...; relative to the working
+          directory), read as RGB as `segmentation-folder` reads its images.
+
+        `mask` (optional) `(H, W)` binary as the class says, `source` names the image in errors and
+        in the metadata (default: `image_path`, else `"<input>"`).  Both are resized to `size` when
+        it is set.
         """
+        if (image is None) == (image_path is None):
+            raise ConfigurationError(
+                f"give either 'image' (an H x W x 3 array or nested list of RGB pixels) or 'image_path' (an image "
+                f"file), {'not both' if image is not None else 'found neither'}"
+            )
+        if image_path is not None:
+            source = source if source is not None else str(image_path)
+            image = read_image(str(image_path))
         source = source if source is not None else "<input>"
-        pixels = image_as_float(np.asarray(image), source)
+        pixels = image_as_float(_as_array(image, source), source)
         fields: Dict[str, Field] = {}
         if mask is not None:
             binary = mask_as_binary(np.asarray(mask), source)
@@ -180,7 +205,7 @@ class SegmentationFolderReader(SegmentationReader):
             stem = os.path.splitext(os.path.basename(image_path))[0]
             if stem not in masks:
                 raise ConfigurationError(f"{image_path}: no mask for this image in {mask_dir} (expected {stem}.png)")
-            image = _read_picture(image_path, "RGB")
+            image = read_image(image_path)
             mask = _read_picture(masks[stem], None)
             if mask.shape[:2] != image.shape[:2]:
                 raise ConfigurationError(
@@ -215,6 +240,23 @@ def image_as_float(image: np.ndarray, source: str) -> np.ndarray:
             f"row {row}, column {column}, channel {channel}"
         )
     return pixels
+
+
+def _as_array(image: Any, source: str) -> np.ndarray:
+    """`image` as an array of numbers (nested lists must be regular: rows of equal length, pixels
+    of equal length); its shape and values are checked by `image_as_float`."""
+    if isinstance(image, np.ndarray):
+        return image
+    try:
+        array = np.asarray(image)
+    except ValueError:  # ragged nested lists
+        array = None
+    if array is None or array.dtype.kind not in "buif":
+        raise ConfigurationError(
+            f"{source}: the image is not a regular array of numbers; expected H x W x 3 nested lists "
+            "(H rows of W pixels [r, g, b], every row of the same length)"
+        )
+    return array
 
 
 def mask_as_binary(mask: np.ndarray, source: str) -> np.ndarray:
@@ -289,6 +331,16 @@ def _files_by_stem(folder: str) -> Dict[str, str]:
             raise ConfigurationError(f"{path}: {found[stem]} has the same name; which one to use is ambiguous")
         found[stem] = path
     return found
+
+
+def read_image(path: str) -> np.ndarray:
+    """The image file `path` as uint8 RGB `(H, W, 3)` (grey or palette images converted, an alpha
+    channel dropped); `ConfigurationError` naming the file if it is missing or not an image."""
+    if not os.path.isfile(path):
+        raise ConfigurationError(
+            f"{path}: no such image file (a relative path is read from the working directory, {os.getcwd()})"
+        )
+    return _read_picture(path, "RGB")
 
 
 def _read_picture(path: str, mode: Optional[str]) -> np.ndarray:
