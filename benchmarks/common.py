@@ -2,7 +2,7 @@
 the code version of each run and refusing to put runs of different versions of `seal/` in one
 table, reading its metrics.json, timing an archived model on a test file, summarising over seeds,
 and writing `<results>/<dataset>.{json,md,runs.csv,png}`.  The task scripts (multilabel.py,
-sequence_tagging.py) say which configs, metrics and units they report.
+sequence_tagging.py, segmentation.py) say which configs, metrics and units they report.
 """
 import glob
 import json
@@ -152,6 +152,16 @@ def seed_overrides(seed: Union[int, str]) -> dict:
     return {"random_seed": int(seed), "numpy_seed": int(seed), "pytorch_seed": int(seed)}
 
 
+def run_dir(runs_dir: str, method: str, seed: Union[int, str], name: Optional[str] = None) -> str:
+    """The serialization directory `train` uses: `<runs_dir>/<name>`, by default `<method>_seed<seed>`."""
+    return os.path.join(runs_dir, name or f"{method}_seed{seed}")
+
+
+def finished(serialization_dir: str) -> bool:
+    """Whether the run finished (it has a metrics.json): `train` reuses such a run."""
+    return os.path.exists(os.path.join(serialization_dir, "metrics.json"))
+
+
 def train(config: str, method: str, seed: Union[int, str], runs_dir: str, metric_keys: Sequence[str],
           overrides: Optional[dict] = None, name: Optional[str] = None) -> dict:
     """One `allennlp train` of `config` with `seed` (and further `overrides`) into
@@ -160,10 +170,10 @@ def train(config: str, method: str, seed: Union[int, str], runs_dir: str, metric
     one has an archive but no metrics.json and is trained again).  Returns the run's `metric_keys`
     from metrics.json, its best epoch, the epochs it ran, the seconds per epoch (training_duration,
     which includes validation, over the epochs) and its code version."""
-    out = os.path.join(runs_dir, name or f"{method}_seed{seed}")
+    out = run_dir(runs_dir, method, seed, name)
     command = [os.path.join(ROOT, ".venv", "bin", "allennlp"), "train", config, "-s", out, "-f",
                "--include-package", "seal", "-o", json.dumps({**seed_overrides(seed), **(overrides or {})})]
-    if not os.path.exists(os.path.join(out, "metrics.json")):
+    if not finished(out):
         code = train_recording_version(command, out)
         if code != 0:
             raise SystemExit(f"{method} seed {seed} failed (exit code {code}); its log: {out}.log")
@@ -258,15 +268,12 @@ def model_throughput(model, instances: Sequence, label_field: Callable[[object],
     real tokens); without it a unit is an instance.  `clock` gives the seconds (wall time, or
     e.g. `time.process_time` for the process's CPU time on a machine shared with other jobs)."""
     import torch
-    from allennlp.data import Instance
     from allennlp.data.data_loaders import SimpleDataLoader
 
     from seal.modules.token_embedders.frozen_cached import FrozenCachedEmbedder, forget_all
 
     model = model.eval()
-    gold = label_field(model)
-    instances = [Instance({name: field for name, field in instance.fields.items() if name != gold})
-                 for instance in instances]
+    instances = without_field(instances, label_field(model))
     loader = SimpleDataLoader(instances, 256, vocab=model.vocab)
     batches = list(loader)
     count = len(instances) if units is None else sum(int(units(batch)) for batch in batches)
@@ -281,6 +288,14 @@ def model_throughput(model, instances: Sequence, label_field: Callable[[object],
                 model(**batch)
         timings.append(clock() - start)
     return count / min(timings)
+
+
+def without_field(instances: Sequence, field: str) -> list:
+    """Copies of `instances` without `field` (e.g. the gold output, as a predictor sees them)."""
+    from allennlp.data import Instance
+
+    return [Instance({name: value for name, value in instance.fields.items() if name != field})
+            for instance in instances]
 
 
 def rates(runs: List[dict], methods: Sequence[str], rate: Callable[[str, str], float]) -> Dict[str, float]:
@@ -332,6 +347,49 @@ def seal_vs_cross_entropy(by_method: Dict[str, dict], rate_key: str, cost: str =
     ratio = ce[rate_key] / seal[rate_key]
     note = "" if goal is None else f" (issue goal: within {goal}x: {'met' if ratio <= goal else 'not met'})"
     return [f"- seal_dynamic_nce {cost} / cross_entropy's: {ratio:.2f}x{note}", epochs]
+
+
+def rate_cell(rate: Optional[float]) -> str:
+    """A table's test-time rate: rounded, or "not timed" for None."""
+    return "not timed" if rate is None else f"{rate:.0f}"
+
+
+def speedup_over(by_method: Dict[str, dict], rate_key: str, slow: str, fast: Sequence[str] = ("seal_dynamic_nce",),
+                 goal: Optional[float] = None) -> List[str]:
+    """How many times faster each of the `fast` methods predicts than `slow` (a method with
+    gradient-based inference), from their `rate_key` rates, with the issue's goal (at least `goal`
+    times) where there is one.  Methods absent or not timed are left out."""
+    lines = []
+    low = by_method.get(slow, {}).get(rate_key)
+    for method in fast:
+        high = by_method.get(method, {}).get(rate_key)
+        if not (low and high):
+            continue
+        ratio = high / low
+        note = "" if goal is None else f" (issue goal: at least {goal:g}x: {'met' if ratio >= goal else 'not met'})"
+        lines.append(f"- {method} test-time speed / {slow}'s (GBI): {ratio:.1f}x{note}")
+    return lines
+
+
+def points_over(by_method: Dict[str, dict], name: str, points: str, method: str = "seal_dynamic_nce",
+                peers: Sequence[str] = ("cross_entropy",), goals: Optional[Dict[str, float]] = None) -> List[str]:
+    """`method`'s mean of the main metric (`<name>_mean` of the summary) minus each present peer's,
+    in `points` (hundredths), with both means.  `goals` maps a peer to the issue's least gap in
+    points: the gap must be above zero and at least that."""
+    lines = []
+    ours = by_method.get(method)
+    for peer in peers:
+        if not (ours and peer in by_method):
+            continue
+        mine, theirs = ours[f"{name}_mean"], by_method[peer][f"{name}_mean"]
+        gap = round(100 * (mine - theirs), 9)  # 0.81 - 0.80 is not quite 0.01 in floating point
+        note = ""
+        if goals and peer in goals:
+            goal = goals[peer]
+            wanted = f"at least {goal:+.2f} points" if goal > 0 else "above it"
+            note = f" (issue goal: {wanted}: {'met' if gap > 0 and gap >= goal else 'not met'})"
+        lines.append(f"- {method} minus {peer}: {gap:+.2f} {points} points ({mine:.4f} vs {theirs:.4f}){note}")
+    return lines
 
 
 def version_line(version: dict) -> str:

@@ -132,7 +132,7 @@ def write(results_dir, dataset, table, runs, peers, seeds, command):
     nan = float("nan")
     rows = [[e["method"], e["seeds"], f"{e['f1_mean']:.4f} ± {e['f1_std']:.4f}", f"{e.get('test_micro_f1', nan):.4f}",
              f"{e.get('test_macro_f1', nan):.4f}", f"{e.get('epochs', nan):.1f}", f"{e.get('epoch_seconds', nan):.2f}",
-             rate_cell(e["examples_per_second"])] for e in table]
+             common.rate_cell(e["examples_per_second"])] for e in table]
     lines = common.table(["method", "seeds", "test example-F1 (mean ± std)", "micro-F1", "macro-F1", "epochs run",
                           "s / epoch (incl. validation)", "test examples / s"], rows)
     bars = [{"name": e["method"].replace("sklearn ", "sk "), "mean": e["f1_mean"], "std": e["f1_std"]} for e in table]
@@ -140,20 +140,12 @@ def write(results_dir, dataset, table, runs, peers, seeds, command):
                  lines + [""] + ratios(table), bars, "test example-F1")
 
 
-def rate_cell(rate) -> str:
-    return "not timed" if rate is None else f"{rate:.0f}"
-
-
 def ratios(table) -> list:
     """The speed comparisons of the SEAL issue: test-time and epoch cost against cross-entropy
     and against SPEN's gradient-based inference."""
     by_method = {e["method"]: e for e in table}
-    lines = common.seal_vs_cross_entropy(by_method, "examples_per_second")
-    seal, spen = by_method.get("seal_dynamic_nce"), by_method.get("spen")
-    if seal and spen and seal["examples_per_second"] and spen["examples_per_second"]:
-        lines.append(f"- seal_dynamic_nce test-time speed / spen's (GBI): "
-                     f"{seal['examples_per_second'] / spen['examples_per_second']:.1f}x")
-    return lines
+    return (common.seal_vs_cross_entropy(by_method, "examples_per_second") +
+            common.speedup_over(by_method, "examples_per_second", "spen"))
 
 
 def main():

@@ -99,15 +99,8 @@ def ratios(spec: dict, table) -> list:
     """The SEAL issue's comparisons: seal_dynamic_nce's test-time tagging cost against
     cross_entropy's, and its main metric against cross_entropy's and crf_tagger's, in points."""
     by_method = {e["method"]: e for e in table}
-    lines = common.seal_vs_cross_entropy(by_method, "tokens_per_second", "test-time tagging cost", GOAL)
-    name = spec["main"][1]
-    seal = by_method.get("seal_dynamic_nce")
-    for peer in ("cross_entropy", "crf_tagger"):
-        if seal and peer in by_method:
-            gap = 100 * (seal[f"{name}_mean"] - by_method[peer][f"{name}_mean"])
-            lines.append(f"- seal_dynamic_nce minus {peer}: {gap:+.2f} {spec['points']} points "
-                         f"({seal[f'{name}_mean']:.4f} vs {by_method[peer][f'{name}_mean']:.4f})")
-    return lines
+    return (common.seal_vs_cross_entropy(by_method, "tokens_per_second", "test-time tagging cost", GOAL) +
+            common.points_over(by_method, spec["main"][1], spec["points"], peers=("cross_entropy", "crf_tagger")))
 
 
 def write(results_dir, name_of_results, spec, table, runs, seeds, command):

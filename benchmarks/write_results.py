@@ -49,6 +49,8 @@ SECTIONS = {
     "ocr": ("Handwritten words: OCR letters (train folds 2-9, test fold 0)", "test letter accuracy"),
     "brown-pos": ("Part of speech: Brown (142 plain tags), the first 5,000 training sentences, 4 epochs",
                   "test token accuracy"),
+    "horses": ("Binary segmentation: generated horse masks (32x32, 200 train / 50 dev / 78 test)",
+               "test mean IoU (foreground IoU per image, averaged over the test images)"),
     "collapse-rate-scene-before": ("Reliability: how often SEAL collapses on scene, before the cross-entropy guard "
                                    "(seal/ of e87a62c, the last before the guard; stale by design)", COLLAPSE),
     "collapse-rate-scene-after": ("Reliability: how often SEAL collapses on scene, with the cross-entropy guard",
