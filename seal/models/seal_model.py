@@ -42,6 +42,11 @@ class SealModel(Model):
     structured distribution (a CRF's Viterbi sequence, which metrics and output then report),
     `mask` where the space has one, `loss` when labels are given.
 
+    The task-net's hooks (`TaskNN`): the task-net step's loss includes the task-net's `penalty` of
+    its output (a CRF's norm-ratio regulariser), and `get_metrics` reports the task-net's own
+    metrics beside the output space's.  `step_objective(batch)` is a training step's loss without
+    the metric updates of `forward`.
+
     # Parameters
     vocab : `Vocabulary`
     output_space : `OutputSpace`, optional (default = `multi-label`)
@@ -176,9 +181,26 @@ class SealModel(Model):
     def _step_loss(
         self, step: str, inputs: Dict[str, Any], labels: torch.Tensor
     ) -> Tuple[torch.Tensor, Optional[TaskOutput], LossInputs]:
+        """The loss of training step `step` on the batch; the task-net step's includes the
+        task-net's `penalty` of its output (see `TaskNN.penalty`)."""
         task_output = self._step_task_output(step, inputs, labels)
         loss, loss_inputs = self._loss_of(step, inputs, task_output, labels)
+        if step == TASK_STEP and task_output is not None:
+            penalty = self.task_nn.penalty(task_output)
+            if penalty is not None:
+                loss = loss + penalty
         return loss, task_output, loss_inputs
+
+    def step_objective(self, batch: Dict[str, Any], step: str = TASK_STEP) -> torch.Tensor:
+        """The loss that training step `step` minimises on `batch` (a batch of the training data
+        loader, with its labels): the value of `forward(**batch, seal_step=step)["loss"]`, without
+        updating the training metrics.  For callbacks that probe the training objective (the
+        online unary scale); run it under `torch.no_grad()` unless a gradient is wanted."""
+        inputs = {name: value for name, value in batch.items() if name != "metadata"}
+        labels = inputs.pop(self.label_field, None)
+        if labels is None:
+            raise ConfigurationError(f"training step {step!r} needs labels in the batch")
+        return self._step_loss(step, inputs, labels)[0]
 
     def _step_task_output(self, step: str, inputs: Dict[str, Any], labels: torch.Tensor) -> Optional[TaskOutput]:
         """The task-net's output for a training step: with gradient for the task-net step, without
@@ -293,10 +315,13 @@ class SealModel(Model):
         return output_dict
 
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        """The output space's metrics, and the task-net's own (`TaskNN.get_metrics`)."""
         metrics: Dict[str, float] = {}
         for name, metric in self._metrics.items():
             value = metric.get_metric(reset)
             metrics.update(value if isinstance(value, dict) else {name: value})
+        if self.task_nn is not None:
+            metrics.update(self.task_nn.get_metrics(reset))
         return metrics
 
     default_predictor = "seal"

@@ -23,6 +23,7 @@ from allennlp.training.trainer import Trainer, TrainerCheckpoint
 from seal.training import random_state
 from seal.training.checkpointer import SealCheckpointer
 from seal.training.optimizer_group import OptimizerGroup, SchedulerGroup
+from seal.training.parameter_phases import ParameterPhases
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,19 @@ class SealTrainer(GradientDescentTrainer):
     default checkpointer is `SealCheckpointer` (atomic saves; recovery from the newest intact
     checkpoint).
 
+    Training regimes: with `parameter_phases` the trainer trains different sets of the model's
+    parameters in successive epochs (see `ParameterPhases`; stage training of a CRF), the set of
+    each epoch applied at its start from the epoch number alone (a recovered run is in the same
+    phase); every trainable parameter is in its module's optimizer throughout, and a frozen one has
+    no gradient, so its optimizer leaves it and its state alone.  Without phases (or with `[]`)
+    every parameter trains in every epoch: joint training.
+
+    Callbacks may also define `on_epoch_start(trainer, epoch, is_primary)`: the `seal` trainer calls
+    it at the start of each epoch it trains from the first batch, after the epoch's phase is applied
+    and before any batch is drawn, but not for an epoch that a recovered run resumes in the middle of
+    (the checkpoint holds what the call did then), nor for epochs replayed to catch up with a
+    checkpoint.  AllenNLP's own trainer never calls it (see `seal.training.online_scale`).
+
     # Parameters (beyond those of `GradientDescentTrainer.from_partial_objects`)
     optimizers : `Dict[str, Lazy[Optimizer]]`
         One optimizer per module name; it receives that module's trainable parameters, named
@@ -69,6 +83,9 @@ class SealTrainer(GradientDescentTrainer):
         trainable parameter, updated once per batch after all of its steps.  As in AllenNLP's own
         trainer, validation, the best checkpoint (`best.th`) and the final model use the averaged
         values; training continues from the raw ones.
+    parameter_phases : `List[Dict[str, Any]]`, optional
+        `[{"epochs": N, "trainable": [regex, ...]} or {"epochs": N, "frozen": [regex, ...]}, ...]`,
+        the last phase's `epochs` optional (until the end); see `ParameterPhases`.
     """
 
     def __init__(
@@ -78,11 +95,18 @@ class SealTrainer(GradientDescentTrainer):
         data_loader: DataLoader,
         num_steps: Optional[Dict[str, int]] = None,
         grad_norms: Optional[Dict[str, float]] = None,
+        parameter_phases: Optional[List[Dict[str, Any]]] = None,
         **kwargs,
     ) -> None:
         super().__init__(model, optimizer, data_loader, **kwargs)
         self._num_steps = num_steps or {}
         self._grad_norms = grad_norms or {}
+        self._phases = (
+            ParameterPhases(parameter_phases, list(model.named_parameters()), self._num_epochs)
+            if parameter_phases else None
+        )
+        self._phase_index: Optional[int] = None
+        self._frozen: List[torch.nn.Parameter] = []
         # The random states at the start of the current epoch, and those of the checkpoint being
         # resumed from while it is being caught up with (see `_resume_random_states`).
         self._epoch_random_states: Optional[random_state.RandomStates] = None
@@ -92,6 +116,8 @@ class SealTrainer(GradientDescentTrainer):
         try:
             return super().train()
         finally:
+            if self._phases is not None:
+                self._phases.release()
             self._leave_process_group()
 
     def _leave_process_group(self) -> None:
@@ -105,10 +131,15 @@ class SealTrainer(GradientDescentTrainer):
 
     # ---- one epoch ------------------------------------------------------------------------
     def _train_epoch(self, epoch: int) -> Dict[str, float]:
+        self._enter_phase(epoch)
         steps = self._steps_of(epoch)
         logger.info("Epoch %d/%d, steps per batch: %s", epoch, self._num_epochs - 1, steps)
         self._resume_random_states()
         self._epoch_random_states = random_state.capture()
+        if self._trains_from_the_start(epoch):
+            for callback in self._callbacks:
+                if hasattr(callback, "on_epoch_start"):
+                    callback.on_epoch_start(self, epoch, is_primary=self._primary)
         self._pytorch_model.train()
         step_loss_sums = {step: 0.0 for step in steps}
         batches = iter(self.data_loader)
@@ -140,6 +171,24 @@ class SealTrainer(GradientDescentTrainer):
         self._finish_distributed_epoch(done_early)
         return self._epoch_metrics(step_loss_sums)
 
+    def _enter_phase(self, epoch: int) -> None:
+        """Applies the parameter phase of `epoch` (nothing without `parameter_phases`)."""
+        if self._phases is None:
+            return
+        phase = self._phases.apply(epoch)
+        self._frozen = self._phases.frozen()
+        if phase.index != self._phase_index:
+            self._phase_index = phase.index
+            logger.info("Epoch %d: parameter phase %d trains %d of %d parameters, freezes %d", epoch, phase.index,
+                        len(phase.trained), len(self._phases.parameters), len(self._frozen))
+
+    def _trains_from_the_start(self, epoch: int) -> bool:
+        """Whether epoch `epoch` is trained from its first batch: not replayed to catch up with a
+        checkpoint, nor resumed from a checkpoint in its middle."""
+        return epoch > self._start_after_epochs_completed or (
+            epoch == self._start_after_epochs_completed and self._start_after_batches_in_epoch_completed == 0
+        )
+
     def _steps_of(self, epoch: int) -> List[str]:
         steps = self.model.active_steps(epoch)
         missing = [step for step in steps if step not in self.optimizer]
@@ -156,6 +205,8 @@ class SealTrainer(GradientDescentTrainer):
             for step in steps:
                 for _ in range(self._num_steps.get(step, 1)):
                     loss = self._step(batch, step)
+                    for parameter in self._frozen:  # a frozen parameter's optimizer must skip it
+                        parameter.grad = None
                     grad_norm = self._clip(step)
                     self.optimizer[step].step()
                     losses[step] = loss
@@ -335,6 +386,7 @@ class SealTrainer(GradientDescentTrainer):
         grad_norm: Optional[Dict[str, float]] = None,
         learning_rate_schedulers: Optional[Dict[str, Lazy[LearningRateScheduler]]] = None,
         moving_average: Optional[Lazy[MovingAverage]] = None,
+        parameter_phases: Optional[List[Dict[str, Any]]] = None,
         checkpointer: Optional[Lazy[Checkpointer]] = Lazy(SealCheckpointer),
         callbacks: Optional[List[Lazy[TrainerCallback]]] = None,
         enable_default_callbacks: bool = True,
@@ -374,6 +426,7 @@ class SealTrainer(GradientDescentTrainer):
             data_loader,
             num_steps=num_steps,
             grad_norms=grad_norm,
+            parameter_phases=parameter_phases,
             patience=patience,
             validation_metric=validation_metric,
             validation_data_loader=validation_data_loader,

@@ -141,7 +141,32 @@ local seal = import '../seal.libsonnet';
   // The dataset with the project's linear-chain CRF as every method's task-net: its features as
   // the unary potentials plus learned transitions (seal/modules/task_nets/crf.py).  `cross_entropy`
   // is then the CRF's log-likelihood; SEAL samples from the CRF and scores its marginals.
-  with_crf(dataset):: dataset + { crf: true },
+  // `crf`: options of the CRF task-net, e.g. the offline scalings of docs/crf.md,
+  // { scaling: 'normalise', alpha: 2 } or { ratio_regularizer: 0.1, alpha: 2 }.
+  with_crf(dataset, crf={}):: dataset + { crf: true, crf_options: crf },
+
+  // Training regimes of the CRF task-net (docs/crf.md), added to a config's trainer:
+  //   st.config(st.with_crf(dataset), method) + { trainer+: st.crf_stage(10, 5) }
+  // Stage training: `unary_epochs` epochs of the unary potentials alone (the pairwise ones kept at
+  // their start, 0 without scaling: the factorised tagger), then the pairwise potentials with the
+  // unary ones fixed, until the end (`pairwise_epochs` null) or for `pairwise_epochs` epochs and
+  // then both jointly until the end.  Parameters outside the CRF task-net (a SEAL loss-net) train
+  // in every phase.  Joint training from the start: no `parameter_phases` (the default).
+  crf_stage(unary_epochs, pairwise_epochs=null)::
+    local unary = '^task_nn\\.unary\\.';
+    local pairwise = '^task_nn\\.(transitions|start|end)$';
+    {
+      parameter_phases: [{ epochs: unary_epochs, frozen: [pairwise] }] + (
+        if pairwise_epochs == null then [{ frozen: [unary] }]
+        else [{ epochs: pairwise_epochs, frozen: [unary] }, { frozen: [] }]
+      ),
+    },
+  // Online scaling (docs/crf.md), added to a config's trainer: after each epoch the CRF's unary
+  // scale is re-chosen by a grid search (`grid`: factors of the current scale; null: 0.25 to 4)
+  // minimising the task-net's training objective on the first `num_batches` training batches.
+  crf_online_scale(num_batches=20, grid=null):: {
+    callbacks+: [{ type: 'online-unary-scale', num_batches: num_batches } + (if grid == null then {} else { grid: grid })],
+  },
 
   task(dataset):: dataset {
     model_extras: {
@@ -155,7 +180,7 @@ local seal = import '../seal.libsonnet';
       label_field: dataset.label_field,
     },
     task_nn: if std.objectHas(dataset, 'crf') && dataset.crf
-    then { type: 'linear-chain-crf', unary: dataset.features }
+    then { type: 'linear-chain-crf', unary: dataset.features } + (if std.objectHas(dataset, 'crf_options') then dataset.crf_options else {})
     else dataset.features,
     score_nn: { task_nn: dataset.features, global_score: dataset.global_score },
     // The energy sums over tokens; per token it is on cross-entropy's scale.

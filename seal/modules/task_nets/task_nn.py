@@ -1,4 +1,4 @@
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
 from allennlp.common import Registrable
@@ -46,10 +46,26 @@ class TaskNN(torch.nn.Module, Registrable):
     `forward(**inputs)` receives the model's input fields by name (every field of an instance
     except `labels` and `metadata`) and returns a `TaskOutput`.  The same class serves as the
     feature network of a `ScoreNN`'s local score.  Fully differentiable.
+
+    Two optional hooks, read by `SealModel` from its task-net only (not from a score-net's feature
+    network):
+
+    - `penalty(output)`: a scalar regulariser of the task-net, a function of its output on the
+      batch (and of its parameters), or `None` (the default).  `SealModel` adds it to the loss of
+      the task-net step, the loss the trainer minimises (and the online unary scale's grid search
+      probes), not to the validation loss nor to the score-net step's.
+    - `get_metrics(reset)`: the task-net's own metrics (default none), reported with the model's.
     """
 
     def forward(self, **inputs) -> TaskOutput:  # type: ignore[override]
         raise NotImplementedError
+
+    def penalty(self, output: TaskOutput) -> Optional[torch.Tensor]:
+        """The regulariser added to the task-net step's loss for a batch with this `output`."""
+        return None
+
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        return {}
 
 
 def output_size(vocab: Vocabulary, label_namespace: str) -> int:
