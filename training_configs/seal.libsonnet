@@ -102,6 +102,21 @@
       // Validation during the game scores the cost-augmented network: no early stopping then.
       trainer: { patience: null },
     },
+    // InfNet+ (seal/models/infnet_plus.py): the energy, a cost-augmented and a test-time inference
+    // network trained jointly for the task's epochs, the two networks sharing all but their output
+    // layer (the module cost_augmented_nn holds the cost-augmented one).  The test-time network is
+    // validated and predicts.  The guard as in infnet.
+    infnet_plus: {
+      model(task):: with_oracle(task, task.model_extras + {
+        type: 'infnet-plus',
+        task_nn: task.task_nn,
+        score_nn: task.score_nn,
+        perceptron_weight: 1.0,
+        cross_entropy_weight: 1.0,
+        guard: true,
+      }),
+      optimizers: { task_nn: $.adam(1e-3), cost_augmented_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
+    },
   },
 
   config(task, method)::

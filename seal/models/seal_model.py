@@ -25,11 +25,13 @@ class SealModel(Model):
 
     Training is split into named steps, one per trained module (`"score_nn"`, `"task_nn"`): the
     trainer calls `forward(**batch, seal_step=name)` and minimises the returned `"loss"` with the
-    optimizer of that module.  The trainer runs the steps of one batch inside `training_batch()`,
-    where the task-net runs once for all of them (see there).  Without `seal_step`, `forward`
-    predicts: the task-net's relaxed output, or the `inference` sampler's (gradient-based inference
-    for SPEN and DVN); it updates the output space's metrics and returns the validation loss when
-    labels are given.
+    optimizer of that module.  A step is named after the module (attribute of the model) whose
+    optimizer it steps; a subclass may define more steps (`step_names`; `infnet-plus` adds
+    `"cost_augmented_nn"`), each with its loss (`step_loss`) and module.  The trainer runs the
+    steps of one batch inside `training_batch()`, where the task-net runs once for all of them
+    (see there).  Without `seal_step`, `forward` predicts: the task-net's relaxed output, or the
+    `inference` sampler's (gradient-based inference for SPEN and DVN); it updates the output
+    space's metrics and returns the validation loss when labels are given.
 
     Inputs: every field of an instance except the gold labels and `metadata` is passed by name to
     the task-net and the score-net's feature network.  The gold labels are the field named
@@ -128,6 +130,11 @@ class SealModel(Model):
                 steps.append(step)
         return steps
 
+    def step_names(self) -> Tuple[str, ...]:
+        """Every training step the model defines, each the name of the module (an attribute of the
+        model) that it trains: the trainer steps the optimizer of that name after it."""
+        return (SCORE_STEP, TASK_STEP)
+
     def step_loss(self, step: str) -> Optional[Loss]:
         return {SCORE_STEP: self.score_nn_loss, TASK_STEP: self.task_nn_loss}[step]
 
@@ -170,8 +177,10 @@ class SealModel(Model):
             return output
         if labels is None:
             raise ConfigurationError(f"training step {seal_step!r} needs labels in the batch")
-        if seal_step not in (SCORE_STEP, TASK_STEP):
-            raise ConfigurationError(f"unknown training step {seal_step!r}: use 'score_nn' or 'task_nn'")
+        if seal_step not in self.step_names():
+            raise ConfigurationError(
+                f"unknown training step {seal_step!r}: use one of {', '.join(map(repr, self.step_names()))}"
+            )
         loss, task_output, loss_inputs = self._step_loss(seal_step, inputs, labels)
         if seal_step == TASK_STEP and task_output is not None:  # training metrics
             probabilities, predictions = self._read(task_output.with_potentials(torch.Tensor.detach))

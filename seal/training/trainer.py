@@ -40,6 +40,13 @@ class SealTrainer(GradientDescentTrainer):
     `model.training_batch()`, so that the model can share work between them (one task-net forward
     per batch).  It knows nothing about tasks.
 
+    A step is named after the module it trains, an attribute of the model (`score_nn`, `task_nn`, or
+    any other a model defines: `infnet-plus`'s `cost_augmented_nn`), and steps that module's
+    optimizer; `grad_norm`, `num_steps` and `learning_rate_schedulers` are keyed by the same names.
+    Two modules may share parameters (infnet-plus's inference networks share their feature
+    network): each module's optimizer then holds them, with its own state, and each of the two
+    steps updates them.
+
     Everything else is AllenNLP's: validation and early stopping on `validation_metric`,
     checkpoints and `--recover` (optimizer and scheduler states are saved per module), callbacks
     (TensorBoard), Tqdm progress, and distributed data-parallel training (gloo on CPU), where the
