@@ -47,6 +47,9 @@ SECTIONS = {
                         "loss-net)", "test span F1 (BIOUL spans)"),
     "wnut16-minilm": ("NER: WNUT-16, frozen all-MiniLM-L6-v2 features (cached) + BiLSTM", "test span F1 (BIOUL spans)"),
     "ocr": ("Handwritten words: OCR letters (train folds 2-9, test fold 0)", "test letter accuracy"),
+    "ocr-crf-scaling": ("Handwritten words: OCR, a linear-chain CRF over a per-letter LeNet (no recurrent layer), "
+                        "CRF objectives x training regimes and scalings (issue #39, benchmarks/crf_scaling.py)",
+                        "test letter accuracy (fold 0)"),
     "brown-pos": ("Part of speech: Brown (142 plain tags), the first 5,000 training sentences, 4 epochs",
                   "test token accuracy"),
     "horses": ("Binary segmentation: generated horse masks (32x32, 200 train / 50 dev / 78 test)",

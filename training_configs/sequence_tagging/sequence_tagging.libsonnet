@@ -136,6 +136,14 @@ local seal = import '../seal.libsonnet';
     score_steps: 1,
   },
 
+  // OCR with the architecture of Shevchenko & Osokin's CRF experiments (issue #39): the LeNet-5-like
+  // network alone on each letter image (no recurrent layer over the word), so that whatever the
+  // model knows of the neighbouring letters comes from a CRF's 26x26 pairwise potentials:
+  //   st.config(st.with_crf(st.ocr_per_letter), st.methods.crf_objective({ type: 'crf-ssvm' }))
+  ocr_per_letter: $.ocr + {
+    features: { [key]: $.ocr.features[key] for key in std.objectFields($.ocr.features) if key != 'encoder' },
+  },
+
   datasets: { wnut16: $.wnut16(), ocr: $.ocr, brown_pos: $.brown_pos() },
 
   // The dataset with the project's linear-chain CRF as every method's task-net: its features as
@@ -190,6 +198,16 @@ local seal = import '../seal.libsonnet';
   },
 
   methods: seal.methods {
+    // The CRF task-net alone (the `cross-entropy` model) trained by one of its objectives
+    // (docs/crf.md), `loss` its task-net loss: { type: 'cross-entropy' } (the log-likelihood),
+    // 'crf-marginal-cross-entropy', 'crf-mean-field-cross-entropy' or 'crf-ssvm'.  The dataset must
+    // be `with_crf`.
+    crf_objective(loss):: {
+      model(task)::
+        assert task.task_nn.type == 'linear-chain-crf' : 'crf_objective needs a CRF task-net: st.with_crf(dataset)';
+        seal.methods.cross_entropy.model(task) + { task_nn_loss: loss },
+      optimizers: seal.methods.cross_entropy.optimizers,
+    },
     // allennlp-models' linear-chain CRF over the same features, with its own plain trainer.
     crf_tagger: {
       model(task):: {
