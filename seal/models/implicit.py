@@ -73,7 +73,14 @@ class ImplicitEnergy(SealDynamic):
     the energy, started at the task-net's output, refines it at test time (off by default).
 
     After each score-net step `last_hypergradient_norms` holds the norms of the direct and the
-    implicit part of the hypergradient (`{"direct": ..., "implicit": ...}`).
+    implicit part of the hypergradient (`{"direct": ..., "implicit": ...}`).  Metrics
+    (`get_metrics`, so `training_hypergradient_direct_norm` etc. in `metrics_epoch_*.json` and
+    TensorBoard): the means over the epoch's score-net steps in training mode of
+    `hypergradient_direct_norm` (`||dL/dphi||`) and `hypergradient_implicit_norm` (the norm of the
+    implicit term, the part first-order alternation such as InfNet+ drops), and
+    `hypergradient_implicit_ratio`, the ratio of those two means (left out while the direct mean is
+    0); nothing when no such step ran since the last reset (validation reports none); per worker
+    in distributed training.
 
     # Parameters
     vocab : `Vocabulary`
@@ -103,6 +110,8 @@ class ImplicitEnergy(SealDynamic):
         super().__init__(vocab, score_nn_loss=score_nn_loss or ContrastiveDivergenceLoss(), **kwargs)
         self.hypergradient = hypergradient or ImplicitHypergradient()
         self.last_hypergradient_norms: Dict[str, float] = {}
+        self._norm_sums: Dict[str, float] = {"direct": 0.0, "implicit": 0.0}
+        self._norm_steps = 0
 
     def active_steps(self, epoch: int) -> List[str]:
         """The base model's steps with the inner (task-net) steps first."""
@@ -136,4 +145,20 @@ class ImplicitEnergy(SealDynamic):
         result = self.hypergradient(outer_loss, inner_objective, phi, psi)
         self.last_hypergradient_norms = {"direct": norm(result.direct), "implicit": norm(result.implicit)}
         logger.debug("hypergradient norms: %s", self.last_hypergradient_norms)
+        if self.training:
+            for name, value in self.last_hypergradient_norms.items():
+                self._norm_sums[name] += value
+            self._norm_steps += 1
         return surrogate_loss(outer_loss, phi, result.total), None, outer_inputs
+
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        """The base model's metrics and the epoch's mean hypergradient norms (see the class docstring)."""
+        metrics = super().get_metrics(reset)
+        if self._norm_steps:
+            direct, implicit = (self._norm_sums[name] / self._norm_steps for name in ("direct", "implicit"))
+            metrics.update(hypergradient_direct_norm=direct, hypergradient_implicit_norm=implicit)
+            if direct > 0:
+                metrics["hypergradient_implicit_ratio"] = implicit / direct
+        if reset:
+            self._norm_sums, self._norm_steps = {"direct": 0.0, "implicit": 0.0}, 0
+        return metrics

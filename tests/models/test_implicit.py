@@ -205,3 +205,22 @@ def test_fixture_training_run(tmp_path):
         assert math.isfinite(metrics[key]), key
     assert 0.0 <= metrics["test_example_f1"] <= 1.0
     assert read_json(tmp_path / "run" / "config.json")["model"]["type"] == "implicit-energy"
+
+
+def test_metrics_are_the_epochs_mean_hypergradient_norms_of_training_steps_only():
+    model = plain_margin_model({"inverse": "neumann", "num_terms": 3, "alpha": 0.3})
+    assert not any(key.startswith("hypergradient") for key in model.get_metrics())
+    norms = []
+    for seed in (0, 1):
+        x, labels = batch(seed)
+        score_step_gradient(model, x, labels)
+        norms.append(dict(model.last_hypergradient_norms))
+    model.eval()
+    model(x=x, labels=labels, seal_step="score_nn")  # not recorded: eval mode
+    metrics = model.get_metrics(reset=True)
+    direct = sum(n["direct"] for n in norms) / 2
+    implicit = sum(n["implicit"] for n in norms) / 2
+    assert metrics["hypergradient_direct_norm"] == pytest.approx(direct)
+    assert metrics["hypergradient_implicit_norm"] == pytest.approx(implicit)
+    assert metrics["hypergradient_implicit_ratio"] == pytest.approx(implicit / direct)
+    assert not any(key.startswith("hypergradient") for key in model.get_metrics())  # reset
