@@ -4,7 +4,7 @@
 //   batch_size, num_epochs, patience, validation_metric
 //   task_nn, score_nn                 the task-net and the loss-net's ScoreNN
 //   model_extras                      fields every model of the task gets (output_space, label_field)
-//   score_steps                       loss-net updates per task-net update in SEAL-dynamic
+//   score_steps                       loss-net updates per task-net update in SEAL-dynamic and implicit-energy
 //   normalize_energy                  divide the energy by the number of decisions
 //   cross_entropy_weight (optional)   of the task-net's cross-entropy beside the energy in SEAL
 //   entropy_weight (optional)         tau of a `negative-entropy` term in SEAL's task-net loss
@@ -64,7 +64,9 @@
         [if std.length(hypergradient) > 0 then 'hypergradient']: hypergradient,
       },
       optimizers: { task_nn: $.adam(1e-3), score_nn: $.adam(1e-3) },
-      num_steps(task):: { task_nn: inner_steps, score_nn: 1 },
+      // the loss-net takes the task's `score_steps` per batch, as in SEAL-dynamic: with one, its young
+      // energy drives the task-net to a constant output on scene (benchmarks/tuning/seal_collapse_mechanism.md)
+      num_steps(task):: { task_nn: inner_steps, score_nn: task.score_steps },
     },
     implicit_energy_cd: self.implicit_energy({ type: 'contrastive-divergence' }),
     implicit_energy_nce: self.implicit_energy({ type: 'nce-ranking', num_samples: 10 }),
