@@ -234,6 +234,19 @@ def train_all(seeds: Sequence[int], methods: Sequence[str], train_one: Callable[
     return runs
 
 
+def finished_runs(seeds: Sequence[int], methods: Sequence[str], runs_dir: str,
+                  train_one: Callable[[str, int], dict], allow_dirty: bool = False) -> List[dict]:
+    """`train_one(method, seed)` for the runs of `methods` and `seeds` that have finished in
+    `runs_dir` (reading them, training nothing), checked to share one `seal/` version; an error
+    when none has."""
+    pairs = [(method, seed) for seed in seeds for method in methods if finished(run_dir(runs_dir, method, seed))]
+    if not pairs:
+        raise SystemExit(f"no finished run of {', '.join(methods)} for seeds {list(seeds)} in {runs_dir}")
+    runs = [train_one(method, seed) for method, seed in pairs]
+    seal_version(runs, allow_dirty)
+    return runs
+
+
 def first_archive(runs: List[dict], method: str) -> str:
     """The archive of the method's first run (its first seed)."""
     return next(r["archive"] for r in runs if r["method"] == method)

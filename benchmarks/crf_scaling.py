@@ -159,12 +159,7 @@ def collect_runs(cells: List[dict], configs: Dict[str, str], seeds: Sequence[int
         return run
 
     if finished_only:
-        pairs = [(name, seed) for seed in seeds for name in by_name
-                 if common.finished(common.run_dir(runs_dir, name, seed))]
-        if not pairs:
-            raise SystemExit(f"no finished run of {', '.join(by_name)} for seeds {list(seeds)} in {runs_dir}")
-        runs = [train_one(name, seed) for name, seed in pairs]
-        common.seal_version(runs, allow_dirty)
+        runs = common.finished_runs(seeds, list(by_name), runs_dir, train_one, allow_dirty)
     else:
         if jobs > 1:  # train `jobs` runs at a time first; train_all then reuses the finished runs
             with ThreadPoolExecutor(jobs) as pool:

@@ -63,13 +63,7 @@ def collect_runs(configs: Dict[str, str], seeds: Sequence[int], runs_dir: str, a
 
     if not finished_only:
         return common.train_all(seeds, list(configs), train_one, allow_dirty)
-    pairs = [(method, seed) for seed in seeds for method in configs
-             if common.finished(common.run_dir(runs_dir, method, seed))]
-    if not pairs:
-        raise SystemExit(f"no finished run of {', '.join(configs)} for seeds {list(seeds)} in {runs_dir}")
-    runs = [train_one(method, seed) for method, seed in pairs]
-    common.seal_version(runs, allow_dirty)
-    return runs
+    return common.finished_runs(seeds, list(configs), runs_dir, train_one, allow_dirty)
 
 
 def figure_indices(count: int, images: int) -> List[int]:
