@@ -10,10 +10,10 @@ from allennlp.data import Vocabulary
 from allennlp.models import Model
 
 from seal.models.seal_model import SCORE_STEP, TASK_STEP, SealModel
-from seal.models.variants import _require
+from seal.models.variants import _require, energy_with_cross_entropy
 from seal.modules.losses.loss import Loss, LossInputs
 from seal.modules.losses.score_losses import MarginLoss
-from seal.modules.losses.task_losses import CrossEntropyLoss, EnergyLoss, WeightedSumLoss
+from seal.modules.losses.task_losses import EnergyLoss, WeightedSumLoss
 from seal.modules.oracles.multilabel import F1Oracle
 from seal.modules.oracles.oracle import OracleValue
 from seal.modules.task_nets.task_nn import TaskNN, TaskOutput
@@ -108,8 +108,7 @@ class InferenceNetworkPlus(SealModel):
         oracle = oracle or F1Oracle()
 
         def inference_loss(energy: EnergyLoss, energy_weight: float) -> WeightedSumLoss:
-            guard_options = {"anchor": 1, "anchor_epochs": guard_epochs} if guard else {}
-            return WeightedSumLoss([energy, CrossEntropyLoss()], [energy_weight, cross_entropy_weight], **guard_options)
+            return energy_with_cross_entropy(energy, energy_weight, cross_entropy_weight, guard, guard_epochs)
 
         super().__init__(
             vocab,

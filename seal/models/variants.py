@@ -36,6 +36,16 @@ def _default_loss_oracle(oracle: Optional[OracleValue], score_nn_loss: Optional[
     return oracle or F1Oracle()
 
 
+def energy_with_cross_entropy(
+    energy: EnergyLoss, energy_weight: float, cross_entropy_weight: float, guard: bool, guard_epochs: Optional[int]
+) -> WeightedSumLoss:
+    """An inference network's loss: `energy_weight` times `energy` plus `cross_entropy_weight` times
+    cross-entropy, with `guard` the energy's gradient guarded by cross-entropy's (for the first
+    `guard_epochs` epochs of the phase, `None`: always)."""
+    guard_options = {"anchor": 1, "anchor_epochs": guard_epochs} if guard else {}
+    return WeightedSumLoss([energy, CrossEntropyLoss()], [energy_weight, cross_entropy_weight], **guard_options)
+
+
 class TwoPhases:
     """Mixin for models trained in two phases.  For the first `first_phase_epochs` epochs every
     module with a loss is trained, the task-net with `first_phase_task_loss`; afterwards the
@@ -263,8 +273,7 @@ class InferenceNetwork(TwoPhases, SealModel):
         oracle = oracle or F1Oracle()
 
         def task_loss(energy: EnergyLoss) -> WeightedSumLoss:
-            guard_options = {"anchor": 1, "anchor_epochs": guard_epochs} if guard else {}
-            return WeightedSumLoss([energy, CrossEntropyLoss()], [1.0, cross_entropy_weight], **guard_options)
+            return energy_with_cross_entropy(energy, 1.0, cross_entropy_weight, guard, guard_epochs)
 
         super().__init__(vocab, score_nn_loss=MarginLoss(oracle=oracle), task_nn_loss=task_loss(EnergyLoss()), **kwargs)
         _require(self, task_nn=self.task_nn, score_nn=self.score_nn)
