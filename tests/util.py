@@ -1,11 +1,16 @@
 """Helpers shared by the end-to-end and training tests: the repository's paths, running the
 `allennlp` command, and keeping in-process training from taking over the test run's logging."""
+import atexit
 import contextlib
+import functools
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Union
 
@@ -112,3 +117,15 @@ def evaluate_in_process(archive: Path, input_file: Path, output_file: Path) -> D
 
     with repo_root_cwd(), isolated_logging():
         return evaluate_from_archive(str(archive), str(input_file), metrics_output_file=str(output_file))
+
+
+@functools.lru_cache(maxsize=None)
+def recorded_runs() -> Path:
+    """The two real run records of fixtures/benchmarks/run_dirs.tar.gz (config.json, metrics.json
+    and every epoch's metrics of two debtags light runs), unpacked once per test process into a
+    temporary directory; returns the directory that holds one folder per run."""
+    destination = Path(tempfile.mkdtemp(prefix="seal_recorded_runs_"))
+    atexit.register(shutil.rmtree, destination, ignore_errors=True)
+    with tarfile.open(REPO_ROOT / "fixtures" / "benchmarks" / "run_dirs.tar.gz") as archive:
+        archive.extractall(destination, filter="data")
+    return destination / "run_dirs"

@@ -1,17 +1,17 @@
-"""One CSV row per run (benchmarks/compact_runs.py), from the recorded runs in fixtures/benchmarks/run_dirs."""
+"""One CSV row per run (benchmarks/compact_runs.py), from the recorded runs in fixtures/benchmarks/run_dirs.tar.gz."""
 import json
 import os
 import sys
 
 import pytest
 
-from tests.util import REPO_ROOT, read_json
+from tests.util import read_json, recorded_runs
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
 import common  # noqa: E402
 import compact_runs  # noqa: E402
 
-RUNS = REPO_ROOT / "fixtures" / "benchmarks" / "run_dirs"
+RUNS = recorded_runs()
 SEAL_RUN = RUNS / "debtags_light_seal_nce_samples_20_seed1"
 
 

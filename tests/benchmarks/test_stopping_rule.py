@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.util import REPO_ROOT, read_json
+from tests.util import read_json, recorded_runs
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
 import common  # noqa: E402
@@ -54,7 +54,7 @@ def test_group_means_average_over_seeds():
 # Two real records (config.json, metrics.json and every epoch's metrics), copied from runs of the
 # debtags light configs: a SEAL sweep run that early stopping ended after epoch 7, and a
 # cross-entropy run that used its whole 12-epoch budget.
-RECORDED_RUNS = sorted((REPO_ROOT / "fixtures" / "benchmarks" / "run_dirs").iterdir())
+RECORDED_RUNS = sorted(recorded_runs().iterdir())
 
 
 def test_replaying_each_recorded_runs_own_rule_finds_the_epoch_its_trainer_kept():
