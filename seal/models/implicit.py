@@ -1,4 +1,5 @@
 """Implicit (bi-level) training of the energy (Shankar & Piratla, 2022)."""
+import contextlib
 import dataclasses
 import logging
 from typing import Any, Dict, List, Optional, Tuple
@@ -7,6 +8,7 @@ import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.models import Model
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from seal.models.seal_model import SCORE_STEP, TASK_STEP
 from seal.models.variants import SealDynamic
@@ -126,7 +128,16 @@ class ImplicitEnergy(SealDynamic):
         return self._outer_step_loss(inputs, labels)
 
     def _outer_step_loss(self, inputs: Dict[str, Any], labels: torch.Tensor) -> Tuple[torch.Tensor, None, LossInputs]:
-        """The score-net step: the primary loss, with the hypergradient as its gradient."""
+        """The score-net step: the primary loss, with the hypergradient as its gradient.  Double
+        backward runs attention (e.g. a self-attention score) on its math kernel: the fused CPU
+        kernels have no second derivative."""
+        double_backward = self.hypergradient.hvp == "double-backward"
+        with sdpa_kernel([SDPBackend.MATH]) if double_backward else contextlib.nullcontext():
+            return self._hypergradient_step_loss(inputs, labels)
+
+    def _hypergradient_step_loss(
+        self, inputs: Dict[str, Any], labels: torch.Tensor
+    ) -> Tuple[torch.Tensor, None, LossInputs]:
         task_output = self._run_task_nn(inputs, with_grad=True)
         score = self.score_nn.bind(inputs)
         outer_inputs = self._context(AttachedLossInputs, inputs, task_output, labels, True, score)
