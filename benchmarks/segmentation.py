@@ -18,6 +18,9 @@ the results as horses.examples.png; --figure names another file.
 Set OMP_NUM_THREADS=1 to time every method on one core (as in RESULTS.md).
 
 Usage: .venv/bin/python benchmarks/segmentation.py [--seeds 1 2 3 4 5] [--methods ...] [--runs-dir runs/horses]
+           [--name horses]
+The Gaussian CRF task-net (horses_gaussian_crf_*.jsonnet) is not in the default methods: name it, e.g.
+    --methods cross_entropy gaussian_crf_cross_entropy gaussian_crf_seal_dynamic_dvn --name horses-gaussian-crf
 A look at the runs finished so far, training nothing and leaving the project's tables alone:
     .venv/bin/python benchmarks/segmentation.py --finished-only --results-dir /tmp/horses_results
 Smoke test on the fixtures (from the repository root, where the fixture configs' data paths start):
@@ -38,6 +41,8 @@ import common
 ROOT = common.ROOT
 NAME = "horses"
 METHODS = ["cross_entropy", "seal_dynamic_nce", "seal_dynamic_dvn", "seal_static_nce", "dvn"]
+# The Gaussian CRF task-net (issue #39): a table of its own (--name), beside cross-entropy's U-Net.
+GAUSSIAN_CRF = ["gaussian_crf_cross_entropy", "gaussian_crf_seal_dynamic_dvn"]
 # The test metrics (metrics.json key, name in the summary, label); the first is the main one.
 METRICS = [("test_mean_iou", "iou", "test mean IoU"), ("test_global_iou", "global_iou", "global IoU"),
            ("test_pixel_accuracy", "pixel_accuracy", "pixel accuracy")]
@@ -157,10 +162,12 @@ def ratios(table: List[dict]) -> List[str]:
     lines += common.speedup_over(by_method, "images_per_second", GBI, SEAL_DYNAMIC, SPEEDUP_GOAL)
     for method in SEAL_DYNAMIC:
         lines += common.points_over(by_method, METRICS[0][1], "mean IoU", method, ("cross_entropy", GBI), IOU_GOALS)
+    for method in GAUSSIAN_CRF:
+        lines += common.points_over(by_method, METRICS[0][1], "mean IoU", method, ("cross_entropy", GAUSSIAN_CRF[0]))
     return lines
 
 
-def write(results_dir: str, table: List[dict], runs: List[dict], seeds: Sequence[int], command: str,
+def write(results_dir: str, name: str, table: List[dict], runs: List[dict], seeds: Sequence[int], command: str,
           figure: dict) -> None:
     columns = ["method", "seeds"] + [f"{label} (mean ± std)" for _, _, label in METRICS] + [
         "epochs run", "best epoch (1-based)", "s / epoch (incl. validation)", "test images / s"]
@@ -173,14 +180,15 @@ def write(results_dir: str, table: List[dict], runs: List[dict], seeds: Sequence
              f"- predicted masks of {len(figure['test_indices'])} test images, the same archives: `{figure['path']}`"]
     lines = common.table(columns, rows) + [""] + ratios(table) + notes
     bars = [{"name": e["method"], "mean": e[f"{METRICS[0][1]}_mean"], "std": e[f"{METRICS[0][1]}_std"]} for e in table]
-    common.write(results_dir, NAME, command, seeds, {"summary": table, "runs": runs, "figure": figure}, lines, bars,
+    common.write(results_dir, name, command, seeds, {"summary": table, "runs": runs, "figure": figure}, lines, bars,
                  METRICS[0][2])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + GAUSSIAN_CRF)
+    parser.add_argument("--name", default=NAME, help="the table's name: <results-dir>/<name>.{json,md,runs.csv,png}")
     parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", NAME))
     parser.add_argument("--config-dir", default=os.path.join(ROOT, "training_configs", "segmentation"))
     parser.add_argument("--config-prefix", default=NAME)
@@ -199,9 +207,9 @@ def main():
     missing = [config for config in configs.values() if not os.path.exists(config)]
     if missing:
         parser.error("no such config: " + ", ".join(missing))
-    figure_path = args.figure or (os.path.join(ROOT, "model_cards", "figures", f"{NAME}.png")
+    figure_path = args.figure or (os.path.join(ROOT, "model_cards", "figures", f"{args.name}.png")
                                   if os.path.abspath(args.results_dir) == common.RESULTS
-                                  else os.path.join(args.results_dir, f"{NAME}.examples.png"))
+                                  else os.path.join(args.results_dir, f"{args.name}.examples.png"))
     os.makedirs(args.runs_dir, exist_ok=True)
     command = "python benchmarks/segmentation.py " + " ".join(sys.argv[1:])
     runs = collect_runs(configs, args.seeds, args.runs_dir, args.allow_dirty, args.finished_only)
@@ -220,7 +228,7 @@ def main():
     relative = os.path.relpath(os.path.abspath(figure_path), ROOT)
     figure = {"path": os.path.abspath(figure_path) if relative.startswith("..") else relative,
               "test_indices": shown["indices"], "archives": {m: run["archive"] for m, run in first_runs.items()}}
-    write(args.results_dir, summarise(methods, runs, examined), runs, args.seeds, command, figure)
+    write(args.results_dir, args.name, summarise(methods, runs, examined), runs, args.seeds, command, figure)
     print(f"figure: {figure_path}")
 
 

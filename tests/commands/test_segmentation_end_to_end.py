@@ -1,6 +1,7 @@
 """End to end on fixtures/segmentation/tiny.npz (16x16 images) with the segmentation configs' own
 code (training_configs/segmentation/segmentation.libsonnet through fixtures/configs/horses_tiny*,
-tiny nets): `allennlp train` of cross-entropy and SEAL-dynamic NCE, then `evaluate` and `predict`
+tiny nets): `allennlp train` of cross-entropy (with the U-Net and with the Gaussian CRF over it) and
+SEAL-dynamic NCE, then `evaluate` and `predict`
 (the `seal` predictor, images as nested lists) on the archive of each."""
 import json
 
@@ -14,7 +15,7 @@ METRICS = ("mean_iou", "global_iou", "pixel_accuracy")
 NUM_PREDICTED = 3
 
 
-@pytest.fixture(scope="module", params=["cross_entropy", "seal_dynamic_nce"])
+@pytest.fixture(scope="module", params=["cross_entropy", "seal_dynamic_nce", "gaussian_crf_cross_entropy"])
 def trained(request, tmp_path_factory):
     serialization_dir = tmp_path_factory.mktemp("horses") / request.param
     run_allennlp("train", FIXTURE_CONFIGS / f"horses_tiny_{request.param}.jsonnet", "-s", serialization_dir)
@@ -29,7 +30,9 @@ def test_train_reports_iou_metrics_and_losses(trained):
     losses = [key for key in metrics if key.startswith("training_") and key.endswith("loss")]
     assert losses and all(np.isfinite(metrics[key]) for key in losses)
     config = read_json(trained / "config.json")
-    assert config["model"]["output_space"]["type"] == "binary-mask" and config["model"]["task_nn"]["type"] == "unet"
+    expected_task_nn = "gaussian-crf" if trained.name.startswith("gaussian_crf") else "unet"
+    assert config["model"]["output_space"]["type"] == "binary-mask"
+    assert config["model"]["task_nn"]["type"] == expected_task_nn
 
 
 def test_evaluate_reproduces_the_test_metrics_of_training(trained, tmp_path):

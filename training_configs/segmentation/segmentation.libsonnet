@@ -57,7 +57,10 @@ local seal = import '../seal.libsonnet';
     reader: { type: 'segmentation-arrays', [if std.objectHas(dataset, 'size') then 'size']: dataset.size },
     validation_metric: '+mean_iou',
     model_extras: { output_space: { type: 'binary-mask' } },
-    task_nn: $.unet(dataset, dataset.channels),
+    local unet = $.unet(dataset, dataset.channels),
+    task_nn: if std.objectHas(dataset, 'gaussian_crf')
+    then { type: 'gaussian-crf', unary: unet } + dataset.gaussian_crf
+    else unet,
     score_nn: {
       // image and decoder map: DVN's energy sees the image itself, and the loss-net's own features
       task_nn: $.unet(dataset, dataset.score_channels, 'image+decoder'),
@@ -97,6 +100,13 @@ local seal = import '../seal.libsonnet';
       },
     },
   },
+  // A Gaussian CRF over the pixels (seal/modules/task_nets/gaussian_crf.py, issue #39): the U-Net's
+  // logits are the unary scores and its decoder features give the embeddings of a dense Potts
+  // pairwise term; the task-net's logits are the CRF's optimum.  Any method takes it:
+  //   seg.config(seg.with_gaussian_crf(seg.datasets.horses), seg.methods.cross_entropy)
+  // `crf`: options of the `gaussian-crf` task-net (embedding_dim, lambda_init, ...).
+  with_gaussian_crf(dataset, crf={}):: dataset + { gaussian_crf: crf },
+
   adam:: seal.adam,
 
   config(dataset, method):: seal.config($.task(dataset), method),
