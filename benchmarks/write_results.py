@@ -58,6 +58,12 @@ SECTIONS = {
                                    "(seal/ of e87a62c, the last before the guard; stale by design)", COLLAPSE),
     "collapse-rate-scene-after": ("Reliability: how often SEAL collapses on scene, with the cross-entropy guard",
                                   COLLAPSE),
+    "crf-speed": ("Speed: the linear-chain CRF against AllenNLP's ConditionalRandomField and pytorch-crf (issue #39)",
+                  "sequences per second of the log-likelihood with its gradient and of Viterbi, one torch thread "
+                  "(benchmarks/crf_speed.py)"),
+    "training-speed": ("Speed: seconds per training epoch and test-time examples per second against cross-entropy "
+                       "(issue #42)", "SEAL's epoch cost as a ratio to cross-entropy's, measured in one process "
+                       "(benchmarks/training_speed.py)"),
     "srl-fixtures": ("SRL: the hand-written CoNLL-2012 fixtures, tiny random BERT (a pipeline check, not a ranking)",
                      "span F1 of srl-eval.pl on the training files (fit)"),
 }
