@@ -34,6 +34,10 @@ CONFIGS = {
     "cross-entropy": lambda: {"type": "cross-entropy", "task_nn": unet()},
     "spen": lambda: {"type": "spen", "score_nn": score_nn(), "oracle": soft_iou()},
     "dvn": lambda: {"type": "dvn", "score_nn": score_nn(), "oracle": soft_iou()},
+    # DVN's test-time crop averaging: gradient-based inference on 4x4 windows of the 7x6 images
+    "dvn-crop-average": lambda: {"type": "dvn", "score_nn": score_nn(), "oracle": soft_iou(), "inference": {
+        "type": "crop-average", "crop_size": [4, 4], "stride": 2,
+        "sampler": {"type": "gradient-based-inference", "num_steps": 3}}},
     "infnet": lambda: {"type": "infnet", "task_nn": unet(), "score_nn": score_nn(), "game_epochs": 1,
                        "oracle": soft_iou()},
 }

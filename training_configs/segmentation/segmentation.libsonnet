@@ -40,6 +40,9 @@ local seal = import '../seal.libsonnet';
       dvn: {
         local_weight: 1 / (32 * 32),
         gbi: { num_steps: 20, step_size: 1000, method: 'entropic' },
+        // the windows of `dvn_crop_average` (DVN's test-time crop averaging): 24x24, as DVN's crops
+        // of the 32x32 horses, every 4 pixels (9 windows)
+        crop_average: { crop_size: [24, 24], stride: 4 },
       },
     },
   },
@@ -97,6 +100,14 @@ local seal = import '../seal.libsonnet';
           },
         },
         inference: gbi(task),
+      },
+    },
+    // DVN predicting (and validating) by gradient-based inference on overlapping windows of each
+    // image, averaged per pixel (seal/modules/samplers/basic.py, `crop-average`); the dataset's
+    // `dvn.crop_average` gives the windows.  Trained as `dvn`.
+    dvn_crop_average: self.dvn {
+      model(task):: super.model(task) {
+        inference: { type: 'crop-average', sampler: gbi(dvn_task(task)) } + task.dvn.crop_average,
       },
     },
   },

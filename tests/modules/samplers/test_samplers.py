@@ -6,18 +6,20 @@ from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 
 from seal.modules.oracles import F1Oracle
-from seal.modules.output_spaces import MultiLabelOutputSpace
+from seal.modules.output_spaces import BinaryMaskOutputSpace, MultiLabelOutputSpace
 from seal.modules.samplers import (
+    CropAverage,
     DiscreteSampler,
     GradientBasedInference,
     GroundTruthSampler,
     MultiSampler,
     Sampler,
+    Samples,
     SamplingContext,
     TaskNetSampler,
 )
 from seal.modules.score_nets import ScoreNN
-from seal.modules.structured_scores import LabelMLPScore, StructuredScore
+from seal.modules.structured_scores import LabelMLPScore, MaskConvScore, StructuredScore
 from tests.modules.stubs import FixedTaskNN, label_vocab
 
 SPACE = MultiLabelOutputSpace()
@@ -294,3 +296,78 @@ def test_gbi_unknown_options_raise(kwargs):
     with pytest.raises(ConfigurationError):
         GradientBasedInference(**kwargs)
 
+
+
+# ---- crop-average --------------------------------------------------------------------------
+class WindowMeanSampler(Sampler):
+    """Per instance, a window filled with the mean of the bound score's logits over that window
+    (plus the labels' mean when given), recording the windows' shapes."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def __call__(self, context):
+        logits = context.score.task_output.logits
+        assert context.task_logits.shape == logits.shape == context.labels.shape
+        assert context.score.task_output.features.shape[-2:] == logits.shape[-2:]
+        self.shapes.append(tuple(logits.shape[-2:]))
+        value = logits.mean(dim=(1, 2)) + context.labels.float().mean(dim=(1, 2))
+        return Samples(value[:, None, None, None].expand(-1, 2, *logits.shape[-2:]), None)
+
+
+def mask_context(logits, features=None, labels=None):
+    score = ScoreNN(FixedTaskNN(logits, features)).bind({})
+    labels = torch.zeros(logits.shape, dtype=torch.long) if labels is None else labels
+    return SamplingContext(output_space=BinaryMaskOutputSpace(), task_logits=logits, labels=labels,
+                           score=score)
+
+
+def test_crop_average_averages_the_windows_covering_each_pixel():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 6, 5, generator=generator)
+    labels = (torch.rand(2, 6, 5, generator=generator) < 0.5).long()
+    features = torch.randn(2, 3, 6, 5, generator=generator)
+    inner = WindowMeanSampler()
+    samples = CropAverage(inner, crop_size=(3, 2), stride=2)(mask_context(logits, features, labels))
+    # brute force: rows start at 0, 2 and 3 (the last window ends at the border), columns at 0, 2, 3
+    expected = torch.zeros(2, 6, 5)
+    count = torch.zeros(6, 5)
+    for top in (0, 2, 3):
+        for left in (0, 2, 3):
+            window = (slice(None), slice(top, top + 3), slice(left, left + 2))
+            value = logits[window].mean(dim=(1, 2)) + labels[window].float().mean(dim=(1, 2))
+            expected[window] += value[:, None, None]
+            count[top:top + 3, left:left + 2] += 1
+    torch.testing.assert_close(samples.y, (expected / count).unsqueeze(1).expand(-1, 2, -1, -1))
+    assert inner.shapes == [(3, 2)] * 9 and samples.log_q is None
+
+
+def test_crop_average_of_a_per_pixel_sampler_is_that_sampler():
+    logits = torch.randn(3, 7, 6, generator=torch.Generator().manual_seed(1))
+    context = mask_context(logits)
+    averaged = CropAverage(TaskNetSampler(), crop_size=(4, 4), stride=1)(context).y
+    torch.testing.assert_close(averaged, TaskNetSampler()(context).y)
+
+
+def test_crop_average_with_one_window_is_the_sampler_itself():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 8, 8)
+    score_nn = ScoreNN(FixedTaskNN(logits), MaskConvScore(channels=[4], kernel_size=3, hidden_dims=[8]))
+    context = SamplingContext(output_space=BinaryMaskOutputSpace(), task_logits=logits,
+                              score=score_nn.bind({}))
+    gbi = GradientBasedInference(num_steps=5, step_size=1.0)
+    whole = CropAverage(gbi, crop_size=(8, 10))(context).y
+    torch.testing.assert_close(whole, gbi(context).y)
+
+
+def test_crop_average_from_params_and_bad_input():
+    sampler = Sampler.from_params(Params({"type": "crop-average", "crop_size": [24, 24], "stride": 2,
+                                          "sampler": {"type": "gradient-based-inference", "num_steps": 3}}))
+    assert isinstance(sampler, CropAverage) and isinstance(sampler.sampler, GradientBasedInference)
+    with pytest.raises(ConfigurationError, match="crop_size"):
+        CropAverage(TaskNetSampler(), crop_size=(0, 3))
+    with pytest.raises(ConfigurationError, match="2-D outputs"):  # label sets are not images
+        CropAverage(TaskNetSampler(), crop_size=(2, 2))(context(task_logits=TASK_LOGITS, score=random_score()))
+    bad_features = mask_context(torch.zeros(1, 4, 4), features=torch.zeros(1, 4, 5))
+    with pytest.raises(ConfigurationError, match="features"):
+        CropAverage(TaskNetSampler(), crop_size=(2, 2))(bad_features)
