@@ -177,10 +177,16 @@ def train(config: str, method: str, seed: Union[int, str], runs_dir: str, metric
         code = train_recording_version(command, out)
         if code != 0:
             raise SystemExit(f"{method} seed {seed} failed (exit code {code}); its log: {out}.log")
+    return read_run(out, method, seed, metric_keys)
+
+
+def read_run(out: str, method: str, seed: Union[int, str], metric_keys: Sequence[str]) -> dict:
+    """The run record `train` returns, of the finished run in serialization directory `out`."""
     with open(os.path.join(out, "metrics.json")) as handle:
         metrics = json.load(handle)
     epochs = metrics["epoch"] + 1
-    duration = training_seconds(out)
+    # a run derived from another one (e.g. segmentation.py's dvn_crop_average) has no epoch records
+    duration = training_seconds(out) or duration_seconds(metrics["training_duration"])
     run = {"method": method, "seed": seed, "archive": os.path.join(out, "model.tar.gz"),
            "code_version": read_code_version(out)}
     run.update({key: metrics[key] for key in metric_keys})

@@ -21,6 +21,12 @@ Usage: .venv/bin/python benchmarks/segmentation.py [--seeds 1 2 3 4 5] [--method
            [--name horses]
 The Gaussian CRF task-net (horses_gaussian_crf_*.jsonnet) is not in the default methods: name it, e.g.
     --methods cross_entropy gaussian_crf_cross_entropy gaussian_crf_seal_dynamic_dvn --name horses-gaussian-crf
+dvn_crop_average (in the default methods, needs dvn) trains nothing: it is each dvn run's model predicting
+with DVN's test-time crop averaging (segmentation.libsonnet's dvn_crop_average: gradient-based inference
+on overlapping windows, averaged per pixel), as a run of its own, `<runs-dir>/dvn_crop_average_seed<n>`:
+an archive of the same weights whose config wraps the inference in `crop-average`, and dvn's
+metrics.json with the test metrics `allennlp evaluate` gives that archive (after checking that
+`allennlp evaluate` of dvn's own archive reproduces its test metrics).
 A look at the runs finished so far, training nothing and leaving the project's tables alone:
     .venv/bin/python benchmarks/segmentation.py --finished-only --results-dir /tmp/horses_results
 Smoke test on the fixtures (from the repository root, where the fixture configs' data paths start):
@@ -29,8 +35,13 @@ Smoke test on the fixtures (from the repository root, where the fixture configs'
         --runs-dir /tmp/segbench --results-dir /tmp/segbench_results --allow-dirty
 """
 import argparse
+import json
 import os
+import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
 import textwrap
 from typing import Dict, List, Sequence
 
@@ -40,7 +51,8 @@ import common
 
 ROOT = common.ROOT
 NAME = "horses"
-METHODS = ["cross_entropy", "seal_dynamic_nce", "seal_dynamic_dvn", "seal_static_nce", "dvn"]
+METHODS = ["cross_entropy", "seal_dynamic_nce", "seal_dynamic_dvn", "seal_static_nce", "dvn", "dvn_crop_average"]
+CROP_AVERAGE = "dvn_crop_average"  # dvn's models predicting by crop averaging: derived, not trained
 # The Gaussian CRF task-net (issue #39): a table of its own (--name), beside cross-entropy's U-Net.
 GAUSSIAN_CRF = ["gaussian_crf_cross_entropy", "gaussian_crf_seal_dynamic_dvn"]
 # The test metrics (metrics.json key, name in the summary, label); the first is the main one.
@@ -69,6 +81,70 @@ def collect_runs(configs: Dict[str, str], seeds: Sequence[int], runs_dir: str, a
     if not finished_only:
         return common.train_all(seeds, list(configs), train_one, allow_dirty)
     return common.finished_runs(seeds, list(configs), runs_dir, train_one, allow_dirty)
+
+
+def crop_average_options() -> dict:
+    """The windows of segmentation.libsonnet's `dvn_crop_average` on the horses: crop_size, stride."""
+    import _jsonnet
+
+    snippet = "(import 'training_configs/segmentation/segmentation.libsonnet').datasets.horses.dvn.crop_average"
+    return json.loads(_jsonnet.evaluate_snippet("crop_average", snippet, jpathdir=ROOT))
+
+
+def evaluate(archive: str, test_path: str) -> dict:
+    """The metrics `allennlp evaluate` reports for `archive` on `test_path`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "metrics.json")
+        subprocess.run([os.path.join(ROOT, ".venv", "bin", "allennlp"), "evaluate", archive, test_path,
+                        "--include-package", "seal", "--output-file", out], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(out) as handle:
+            return json.load(handle)
+
+
+def with_crop_average(source: str, target: str, options: dict) -> dict:
+    """Writes to `target` the archive `source` with its model's `inference` wrapped in `crop-average`
+    (`options`); returns the new config."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(source) as archive:
+            archive.extractall(tmp, filter="data")
+        with open(os.path.join(tmp, "config.json")) as handle:
+            config = json.load(handle)
+        config["model"]["inference"] = {"type": "crop-average", "sampler": config["model"]["inference"], **options}
+        with open(os.path.join(tmp, "config.json"), "w") as handle:
+            json.dump(config, handle, indent=2)
+        with tarfile.open(target, "w:gz") as archive:
+            for name in sorted(os.listdir(tmp)):
+                archive.add(os.path.join(tmp, name), arcname=name)
+    return config
+
+
+def derive_crop_average(dvn_run: dict, runs_dir: str, test_path: str, options: dict) -> dict:
+    """`dvn_run`'s model predicting by crop averaging, as the run `<runs_dir>/dvn_crop_average_seed<n>`
+    (reused when finished): its archive (`with_crop_average`), config.json, code version, and dvn's
+    metrics.json with the test metrics of `allennlp evaluate` on that archive.  Refuses when
+    `allennlp evaluate` of dvn's own archive does not reproduce its test metrics, so that the two
+    rows differ by crop averaging alone."""
+    out = common.run_dir(runs_dir, CROP_AVERAGE, dvn_run["seed"])
+    keys = [key for key, _, _ in METRICS]
+    if not common.finished(out):
+        plain = evaluate(dvn_run["archive"], test_path)
+        differing = [key for key in keys if abs(plain[key[len("test_"):]] - dvn_run[key]) > 1e-6]
+        if differing:
+            raise SystemExit(f"allennlp evaluate of {dvn_run['archive']} does not reproduce its {differing}")
+        source = os.path.dirname(dvn_run["archive"])
+        os.makedirs(out, exist_ok=True)
+        config = with_crop_average(dvn_run["archive"], os.path.join(out, "model.tar.gz"), options)
+        with open(os.path.join(out, "config.json"), "w") as handle:
+            json.dump(config, handle, indent=2)
+        shutil.copy(os.path.join(source, common.VERSION_FILE), out)
+        with open(os.path.join(source, "metrics.json")) as handle:
+            metrics = json.load(handle)
+        cropped = evaluate(os.path.join(out, "model.tar.gz"), test_path)
+        metrics.update({key: cropped[key[len("test_"):]] for key in keys})
+        with open(os.path.join(out, "metrics.json"), "w") as handle:
+            json.dump(metrics, handle, indent=2)
+    return common.read_run(out, CROP_AVERAGE, dvn_run["seed"], keys)
 
 
 def figure_indices(count: int, images: int) -> List[int]:
@@ -162,6 +238,7 @@ def ratios(table: List[dict]) -> List[str]:
     lines += common.speedup_over(by_method, "images_per_second", GBI, SEAL_DYNAMIC, SPEEDUP_GOAL)
     for method in SEAL_DYNAMIC:
         lines += common.points_over(by_method, METRICS[0][1], "mean IoU", method, ("cross_entropy", GBI), IOU_GOALS)
+    lines += common.points_over(by_method, METRICS[0][1], "mean IoU", CROP_AVERAGE, (GBI,))
     for method in GAUSSIAN_CRF:
         peers = tuple(peer for peer in ("cross_entropy", GAUSSIAN_CRF[0]) if peer != method)
         lines += common.points_over(by_method, METRICS[0][1], "mean IoU", method, peers)
@@ -179,6 +256,12 @@ def write(results_dir: str, name: str, table: List[dict], runs: List[dict], seed
     notes = [f"- test images / s: each method's seed {', '.join(map(str, timed))} archive predicting the whole test "
              "set (the task-net alone; dvn: gradient-based inference), one torch thread, best of 5 passes",
              f"- predicted masks of {len(figure['test_indices'])} test images, the same archives: `{figure['path']}`"]
+    if any(e["method"] == CROP_AVERAGE for e in table):
+        notes.append(f"- {CROP_AVERAGE}: dvn's trained models (the same runs: epochs and times are dvn's, dev "
+                     "scores without crop averaging) predicting by gradient-based inference on "
+                     f"{'x'.join(map(str, crop_average_options()['crop_size']))} windows every "
+                     f"{crop_average_options()['stride']} pixels, averaged per pixel; `allennlp evaluate` of dvn's "
+                     "own archives reproduced their test metrics")
     lines = common.table(columns, rows) + [""] + ratios(table) + notes
     bars = [{"name": e["method"], "mean": e[f"{METRICS[0][1]}_mean"], "std": e[f"{METRICS[0][1]}_std"]} for e in table]
     common.write(results_dir, name, command, seeds, {"summary": table, "runs": runs, "figure": figure}, lines, bars,
@@ -188,7 +271,8 @@ def write(results_dir: str, name: str, table: List[dict], runs: List[dict], seed
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + GAUSSIAN_CRF)
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS + GAUSSIAN_CRF,
+                        help=f"{CROP_AVERAGE} is derived from dvn's runs: name dvn too")
     parser.add_argument("--name", default=NAME, help="the table's name: <results-dir>/<name>.{json,md,runs.csv,png}")
     parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", NAME))
     parser.add_argument("--config-dir", default=os.path.join(ROOT, "training_configs", "segmentation"))
@@ -203,8 +287,10 @@ def main():
                              "is left out)")
     common.add_allow_dirty(parser)
     args = parser.parse_args()
+    if CROP_AVERAGE in args.methods and GBI not in args.methods:
+        parser.error(f"{CROP_AVERAGE} is derived from the runs of {GBI}: name {GBI} too")
     configs = {method: os.path.abspath(config_path(args.config_dir, args.config_prefix, method))
-               for method in args.methods}
+               for method in args.methods if method != CROP_AVERAGE}
     missing = [config for config in configs.values() if not os.path.exists(config)]
     if missing:
         parser.error("no such config: " + ", ".join(missing))
@@ -214,12 +300,16 @@ def main():
     os.makedirs(args.runs_dir, exist_ok=True)
     command = "python benchmarks/segmentation.py " + " ".join(sys.argv[1:])
     runs = collect_runs(configs, args.seeds, args.runs_dir, args.allow_dirty, args.finished_only)
+    if CROP_AVERAGE in args.methods:
+        options, test_path = crop_average_options(), common.data_paths(configs[GBI])["test"]
+        runs += [derive_crop_average(run, args.runs_dir, test_path, options) for run in runs if run["method"] == GBI]
     methods = [method for method in args.methods if any(run["method"] == method for run in runs)]
     sys.path.insert(0, ROOT)
     import seal  # noqa: F401  registers the components needed to load the archives
 
     first_runs = {method: next(run for run in runs if run["method"] == method) for method in methods}
-    examined = {method: examine(run["archive"], common.data_paths(configs[method])["test"], args.figure_images)
+    examined = {method: examine(run["archive"], common.data_paths(configs.get(method, configs.get(GBI)))["test"],
+                                args.figure_images)
                 for method, run in first_runs.items()}
     shown = examined[methods[0]]
     timed_seeds = ", ".join(str(seed) for seed in sorted({run["seed"] for run in first_runs.values()}))

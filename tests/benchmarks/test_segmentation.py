@@ -108,3 +108,42 @@ def test_finished_only_reads_the_finished_runs_and_trains_nothing(tmp_path):
     assert not list(tmp_path.glob("*.log"))
     with pytest.raises(SystemExit, match="no finished run"):
         segmentation.collect_runs(configs, [3], str(tmp_path), allow_dirty=False, finished_only=True)
+
+
+def test_dvn_crop_average_is_dvn_trained_once_and_evaluated_with_crop_averaging(tmp_path):
+    import tarfile
+
+    import common
+
+    config = tmp_path / "tiny_dvn.jsonnet"  # dvn on the 16x16 fixture images, 2 epochs
+    config.write_text(f"local seg = import '{ROOT}/training_configs/segmentation/segmentation.libsonnet';\n"
+                      f"seg.config(import '{ROOT}/fixtures/configs/horses_tiny.libsonnet', seg.methods.dvn)")
+    keys = [key for key, _, _ in segmentation.METRICS]
+    dvn = common.train(str(config), "dvn", 1, str(tmp_path), keys)
+    options = {"crop_size": [8, 8], "stride": 4}  # 9 windows of the 16x16 images
+    test_path = os.path.join(ROOT, "fixtures", "segmentation", "tiny.npz")
+    run = segmentation.derive_crop_average(dvn, str(tmp_path), test_path, options)
+
+    out = tmp_path / "dvn_crop_average_seed1"
+    assert run["method"] == "dvn_crop_average" and run["archive"] == str(out / "model.tar.gz")
+    with tarfile.open(out / "model.tar.gz") as archive:
+        inference = json.load(archive.extractfile("config.json"))["model"]["inference"]
+        assert sorted(archive.getnames()) == sorted(tarfile.open(dvn["archive"]).getnames())
+    assert inference == {"type": "crop-average", "crop_size": [8, 8], "stride": 4,
+                         "sampler": {"type": "gradient-based-inference", "num_steps": 20, "step_size": 1000,
+                                     "method": "entropic"}}
+    cropped = segmentation.evaluate(run["archive"], test_path)
+    assert [run[key] for key in keys] == [cropped[key[len("test_"):]] for key in keys]
+    assert [run[key] for key in keys] != [dvn[key] for key in keys]  # the windows change the masks
+    metrics, dvn_metrics = (json.loads((tmp_path / name / "metrics.json").read_text())
+                            for name in ("dvn_crop_average_seed1", "dvn_seed1"))
+    assert {k: v for k, v in metrics.items() if not k.startswith("test_")} == {
+        k: v for k, v in dvn_metrics.items() if not k.startswith("test_")}
+    assert (run["epochs"], run["best_epoch"], run["code_version"]) == (dvn["epochs"], dvn["best_epoch"],
+                                                                       dvn["code_version"])
+    assert run["epoch_seconds"] == pytest.approx(dvn["epoch_seconds"], rel=1e-3)  # training_duration's rounding
+    assert segmentation.derive_crop_average(dvn, str(tmp_path), test_path, options) == run  # reused
+
+
+def test_crop_average_windows_are_the_libsonnet_ones():
+    assert segmentation.crop_average_options() == {"crop_size": [24, 24], "stride": 4}
