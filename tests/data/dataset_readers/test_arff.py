@@ -14,7 +14,6 @@ from seal.data import ArffDatasetReader, LabelSetField
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "fixtures" / "arff"
-BAD = FIXTURES / "bad"
 DATA = REPO / "data"
 
 # The rows of every tiny fixture (tiny-train.arff and its MEKA, gz and fold copies).
@@ -145,6 +144,54 @@ def test_label_xml_and_num_labels_are_exclusive():
 
 # ------------------------------------------------------------------------------- bad files
 
+def two_labels(relation: str, last_feature: str = "x2") -> str:
+    """The header of a MEKA file with labels A, B and features x1 and `last_feature`: data from line 9."""
+    return (f"@relation '{relation}'\n\n@attribute A {{0,1}}\n@attribute B {{0,1}}\n@attribute x1 numeric\n"
+            f"@attribute {last_feature} numeric\n\n@data\n")
+
+
+MULAN_XML = '<?xml version="1.0" encoding="utf-8"?>\n<labels xmlns="http://mulan.sourceforge.net/labels">\n'
+# Each bad file as text (written to a temporary folder by `bad`), so that a file's problem and its line
+# number read together.
+BAD_FILES = {
+    "dense_wrong_count.arff": two_labels("dense: -C 2") + "1,0,0.5,0.25\n0,1,0.5\n",
+    "sparse_index_out_of_range.arff": two_labels("sparse: -C 2") + "{0 1,3 0.5}\n{1 1,4 2}\n",
+    "sparse_index_not_integer.arff": two_labels("sparse: -C 2") + "{0 1,3 0.5}\n{0 1,two 0.5}\n",
+    "non_numeric_value.arff": (two_labels("dense: -C 2") + "1,0,0.5,0.25\n"
+                               "% the next row has a word where a number belongs\n0,1,abc,0.5\n"),
+    "non_numeric_value_sparse.arff": two_labels("sparse: -C 2") + "{0 1,2 x}\n",
+    "label_not_binary.arff": two_labels("dense: -C 2") + "1,0,0.5,0.25\n2,0,0.5,0.5\n",
+    "label_not_binary_sparse.arff": two_labels("sparse: -C 2") + "{0 1,2 0.5}\n\n{1 0.5,2 1}\n",
+    "label_missing_value.arff": two_labels("dense: -C 2") + "?,1,0.5,0.5\n",
+    "no_data.arff": two_labels("nodata: -C 2").replace("\n@data\n", "% the @data section is missing\n"),
+    "no_labels.arff": ("% a MEKA header that declares no labels\n@relation 'nolabels: -C 0'\n\n"
+                       "@attribute A {0,1}\n@attribute x1 numeric\n\n@data\n0,0.5\n"),
+    "empty_xml.arff": "@relation empty_xml\n\n@attribute x1 numeric\n@attribute A {0,1}\n\n@data\n0.5,1\n",
+    "empty_xml.xml": MULAN_XML + "</labels>\n",
+    "too_many_labels.arff": ("@relation 'toomany: -C 3'\n\n@attribute A {0,1}\n@attribute B {0,1}\n"
+                             "@attribute x1 numeric\n\n@data\n0,0,0.5\n"),
+    "unsupported_type.arff": ("@relation 'unsupported: -C 1'\n\n@attribute A {0,1}\n@attribute name string\n\n"
+                              "@data\n0,'abc'\n"),
+    "no_label_info.arff": ("% MULAN layout: no -C, and no_label_info.xml does not exist\n@relation no_label_info\n\n"
+                           "@attribute x1 numeric\n@attribute A {0,1}\n\n@data\n0.5,1\n"),
+    "missing_xml_label.arff": ("@relation missing_xml_label\n\n@attribute x1 numeric\n@attribute x2 numeric\n"
+                               "@attribute A {0,1}\n@attribute B {0,1}\n\n@data\n0.5,0.25,1,0\n"),
+    "missing_xml_label.xml": (MULAN_XML + '<label name="A"></label>\n<label name="B"></label>\n'
+                              '<label name="C"></label>\n</labels>\n'),
+    "mixed_headers/part1.arff": two_labels("part: -C 2") + "1,0,0.5,0.25\n",
+    "mixed_headers/part2.arff": two_labels("part: -C 2", "x3") + "0,1,0.5,0.25\n",
+}
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory) -> Path:
+    """A folder holding `BAD_FILES`."""
+    folder = tmp_path_factory.mktemp("bad_arff")
+    for name, text in BAD_FILES.items():
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
 
 @pytest.mark.parametrize(
     "name, line, problem",
@@ -167,12 +214,12 @@ def test_label_xml_and_num_labels_are_exclusive():
         ("mixed_headers/part*.arff", 6, "header differs"),
     ],
 )
-def test_bad_file_names_file_line_and_problem(name, line, problem):
+def test_bad_file_names_file_line_and_problem(bad, name, line, problem):
     with pytest.raises(ConfigurationError) as error:
-        list(ArffDatasetReader().read(str(BAD / name)))
+        list(ArffDatasetReader().read(str(bad / name)))
     message = str(error.value.message)
     shown_file = name.replace("part*", "part2")  # the glob's second file has the other header
-    assert f"{BAD / shown_file}, line {line}: " in message
+    assert f"{bad / shown_file}, line {line}: " in message
     assert problem in message
 
 
@@ -181,9 +228,9 @@ def test_glob_matching_nothing():
         list(ArffDatasetReader().read(str(FIXTURES / "folds" / "nothing-*.arff")))
 
 
-def test_reading_is_lazy():
+def test_reading_is_lazy(bad):
     """The bad row is on line 10, so the first instance comes out before any error."""
-    instances = ArffDatasetReader().read(str(BAD / "dense_wrong_count.arff"))
+    instances = ArffDatasetReader().read(str(bad / "dense_wrong_count.arff"))
     assert isinstance(instances, types.GeneratorType)
     assert positive_labels([next(instances)]) == [["A"]]
     with pytest.raises(ConfigurationError):
