@@ -95,9 +95,11 @@ def evaluate(archive: str, test_path: str) -> dict:
     """The metrics `allennlp evaluate` reports for `archive` on `test_path`."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "metrics.json")
-        subprocess.run([os.path.join(ROOT, ".venv", "bin", "allennlp"), "evaluate", archive, test_path,
-                        "--include-package", "seal", "--output-file", out], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+        done = subprocess.run([os.path.join(ROOT, ".venv", "bin", "allennlp"), "evaluate", archive, test_path,
+                               "--include-package", "seal", "--output-file", out], cwd=ROOT, capture_output=True,
+                              text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"allennlp evaluate {archive} {test_path} failed:\n{done.stderr[-3000:]}")
         with open(out) as handle:
             return json.load(handle)
 
