@@ -259,11 +259,11 @@ def write(results_dir: str, name: str, table: List[dict], runs: List[dict], seed
              "set (the task-net alone; dvn: gradient-based inference), one torch thread, best of 5 passes",
              f"- predicted masks of {len(figure['test_indices'])} test images, the same archives: `{figure['path']}`"]
     if any(e["method"] == CROP_AVERAGE for e in table):
+        windows = crop_average_options()
         notes.append(f"- {CROP_AVERAGE}: dvn's trained models (the same runs: epochs and times are dvn's, dev "
                      "scores without crop averaging) predicting by gradient-based inference on "
-                     f"{'x'.join(map(str, crop_average_options()['crop_size']))} windows every "
-                     f"{crop_average_options()['stride']} pixels, averaged per pixel; `allennlp evaluate` of dvn's "
-                     "own archives reproduced their test metrics")
+                     f"{'x'.join(map(str, windows['crop_size']))} windows every {windows['stride']} pixels, "
+                     "averaged per pixel; `allennlp evaluate` of dvn's own archives reproduced their test metrics")
     lines = common.table(columns, rows) + [""] + ratios(table) + notes
     bars = [{"name": e["method"], "mean": e[f"{METRICS[0][1]}_mean"], "std": e[f"{METRICS[0][1]}_std"]} for e in table]
     common.write(results_dir, name, command, seeds, {"summary": table, "runs": runs, "figure": figure}, lines, bars,
