@@ -15,16 +15,60 @@ def per_decision(inputs: LossInputs, values: torch.Tensor) -> torch.Tensor:
     return values / decisions.to(values.dtype)
 
 
+REDUCTIONS = ("instance", "decision", "sum")
+
+
+def reduce_per_decision(inputs: LossInputs, values: torch.Tensor, reduction: str = "instance") -> torch.Tensor:
+    """The batch's loss from per-instance sums over decisions `values` `(batch,)`:
+
+    - `"instance"`: the mean over instances of each one's mean per decision (every instance weighs
+      the same, as AllenNLP's `sequence_cross_entropy_with_logits` with `average="batch"`);
+    - `"decision"`: the mean over all the batch's decisions, `sum(values) / sum(decisions)` (every
+      token weighs the same, so a long sentence counts for more);
+    - `"sum"`: `sum(values)`, the batch's total, as allennlp-models' `crf_tagger`.
+
+    The three are the same up to a constant factor when every instance has as many decisions (label
+    sets, images).  For tag sequences they differ, and with a gradient-norm clip the large `"sum"`
+    is clipped at every step, which trains a tagger faster in a short budget
+    (benchmarks/tuning/crf.md, section brown_crf_reduction).
+    """
+    if reduction == "instance":
+        return per_decision(inputs, values).mean()
+    if reduction == "sum":
+        return values.sum()
+    decisions = inputs.output_space.num_decisions(inputs.mask, inputs.labels)
+    return values.sum() / decisions.sum().clamp_min(1).to(values.dtype)
+
+
+class PerDecisionLoss(Loss):
+    """A task-net objective that sums over decisions (labels, tokens, pixels) and is reduced over
+    the batch by `reduction` (`reduce_per_decision`: `"instance"`, `"decision"` or `"sum"`)."""
+
+    def __init__(self, reduction: str = "instance") -> None:
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ConfigurationError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def reduce(self, inputs: LossInputs, values: torch.Tensor) -> torch.Tensor:
+        return reduce_per_decision(inputs, values, self.reduction)
+
+
 @Loss.register("cross-entropy")
-class CrossEntropyLoss(Loss):
-    """Negative log-likelihood of the gold output under the task-net's distribution, divided by the
-    number of decisions (labels, or unpadded tokens) and averaged over the batch: binary
+class CrossEntropyLoss(PerDecisionLoss):
+    """Negative log-likelihood of the gold output under the task-net's distribution: binary
     cross-entropy for label sets, token cross-entropy for tag sequences, and the log-likelihood
-    objective of a CRF task-net."""
+    objective of a CRF task-net.  By default divided by each instance's number of decisions and
+    averaged over the batch.
+
+    # Parameters
+    reduction : `str`, optional (default = `"instance"`)
+        How the batch is reduced: `"instance"`, `"decision"` or `"sum"` (`reduce_per_decision`).
+    """
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
         distribution = inputs.task_net_distribution("cross-entropy")
-        return -per_decision(inputs, distribution.log_prob(gold_outputs(inputs)).squeeze(1)).mean()
+        return -self.reduce(inputs, distribution.log_prob(gold_outputs(inputs)).squeeze(1))
 
 
 @Loss.register("energy")

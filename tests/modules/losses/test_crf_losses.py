@@ -100,6 +100,38 @@ def test_ssvm_is_the_hamming_augmented_hinge(seed, weight):
     assert CRFStructuredHingeLoss(weight)(inputs(*p)).item() == pytest.approx(per_token_mean(losses), abs=1e-5)
 
 
+REDUCE = {
+    "instance": per_token_mean,
+    "decision": lambda values: sum(values) / sum(LENGTHS),
+    "sum": sum,
+}
+
+
+@pytest.mark.parametrize("reduction", list(REDUCE))
+def test_every_crf_objective_reduces_the_batch_as_asked(reduction):
+    """Each objective's per-sentence sums (by enumeration) reduced by `reduction`: per-token mean of
+    each sentence then over sentences, mean over all tokens, or the batch's sum."""
+    p = potentials(0)
+    reduce = REDUCE[reduction]
+    log_likelihoods, hinges, marginal = [], [], []
+    for b in range(2):
+        sequences, scores, log_z = enumerate_chain(b, *p)
+        gold = gold_tags(b)
+        log_likelihoods.append(log_z - score(gold, b, *p))
+        hinges.append(max(s + sum(x != y for x, y in zip(tags, gold)) for tags, s in zip(sequences, scores))
+                      - score(gold, b, *p))
+        marginals = brute_force_marginals(b, *p)
+        marginal.append(-sum(math.log(marginals[t, tag]) for t, tag in enumerate(gold)))
+    expected = {"cross-entropy": reduce(log_likelihoods), "ssvm": reduce(hinges), "marginal": reduce(marginal)}
+    computed = {
+        "cross-entropy": CrossEntropyLoss(reduction)(inputs(*p)).item(),
+        "ssvm": CRFStructuredHingeLoss(reduction=reduction)(inputs(*p)).item(),
+        "marginal": CRFMarginalCrossEntropyLoss(reduction)(inputs(*p)).item(),
+    }
+    assert computed == pytest.approx(expected, abs=1e-5)
+    assert len(set(LENGTHS)) > 1  # else the reductions differ by a constant factor only
+
+
 def test_ssvm_is_zero_when_the_gold_wins_by_the_margin():
     unary = 10.0 * torch.nn.functional.one_hot(GOLD, NUM_TAGS).float()
     zeros = torch.zeros(NUM_TAGS, NUM_TAGS)

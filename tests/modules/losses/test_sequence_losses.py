@@ -35,6 +35,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from allennlp.common.checks import ConfigurationError
 
 from seal.modules.losses import (
     CrossEntropyLoss,
@@ -156,6 +157,22 @@ def test_cross_entropy_of_a_padded_batch_is_the_mean_of_per_sentence_token_means
     assert loss == pytest.approx((CE_FIXTURE + CE_PADDED) / 2, abs=1e-6)
     assert loss == pytest.approx(0.677954, abs=1e-6)
     assert abs(loss - math.log(2.0)) > 0.01  # the per-token mean over the batch differs
+
+
+def test_cross_entropy_reductions_of_a_padded_batch_by_hand():
+    """The sentences' summed NLLs are 3 * CE_FIXTURE and 2 * CE_PADDED over 3 + 2 real tokens:
+    `decision` is their sum over 5 (log 2 here), `sum` their sum, `instance` the default above."""
+    sums = 3 * CE_FIXTURE + 2 * CE_PADDED
+    assert sums / 5 == pytest.approx(math.log(2.0), abs=1e-9)
+    losses = {reduction: CrossEntropyLoss(reduction)(padded_batch_inputs()).item()
+              for reduction in ("instance", "decision", "sum")}
+    assert losses == pytest.approx({"instance": (CE_FIXTURE + CE_PADDED) / 2, "decision": sums / 5, "sum": sums},
+                                   abs=1e-6)
+
+
+def test_cross_entropy_refuses_an_unknown_reduction():
+    with pytest.raises(ConfigurationError, match="reduction must be one of"):
+        CrossEntropyLoss("mean")
 
 
 # ---- negative entropy --------------------------------------------------------------------------
