@@ -97,10 +97,16 @@ def summarise(spec: dict, methods, runs, rates):
 
 def ratios(spec: dict, table) -> list:
     """The SEAL issue's comparisons: seal_dynamic_nce's test-time tagging cost against
-    cross_entropy's, and its main metric against cross_entropy's and crf_tagger's, in points."""
+    cross_entropy's, and its main metric against cross_entropy's and crf_tagger's, in points; #39's:
+    the project's CRF (crf_cross_entropy) and SEAL with it against crf_tagger and cross_entropy."""
     by_method = {e["method"]: e for e in table}
+    name, points = spec["main"][1], spec["points"]
     return (common.seal_vs_cross_entropy(by_method, "tokens_per_second", "test-time tagging cost", GOAL) +
-            common.points_over(by_method, spec["main"][1], spec["points"], peers=("cross_entropy", "crf_tagger")))
+            common.points_over(by_method, name, points, peers=("cross_entropy", "crf_tagger")) +
+            common.points_over(by_method, name, points, method="crf_cross_entropy",
+                               peers=("crf_tagger", "cross_entropy")) +
+            common.points_over(by_method, name, points, method="crf_seal_dynamic_nce",
+                               peers=("crf_tagger", "crf_cross_entropy", "cross_entropy")))
 
 
 def write(results_dir, name_of_results, spec, table, runs, seeds, command):

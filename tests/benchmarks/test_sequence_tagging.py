@@ -37,3 +37,16 @@ def test_benchmark_trains_times_and_writes_its_table_under_the_given_name(tmp_pa
         (row,) = list(csv.DictReader(handle))
     assert (row["run"], row["code_commit"]) == ("cross_entropy_seed1", head)
     assert float(row["test_accuracy"]) == run["test_accuracy"]
+
+
+def test_the_crf_rows_are_compared_with_crf_tagger_and_cross_entropy():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import sequence_tagging
+
+    spec = sequence_tagging.DATASETS["brown-pos"]
+    table = [{"method": method, "accuracy_mean": mean}
+             for method, mean in [("cross_entropy", 0.88), ("crf_tagger", 0.91), ("crf_cross_entropy", 0.915)]]
+    assert sequence_tagging.ratios(spec, table) == [
+        "- crf_cross_entropy minus crf_tagger: +0.50 accuracy points (0.9150 vs 0.9100)",
+        "- crf_cross_entropy minus cross_entropy: +3.50 accuracy points (0.9150 vs 0.8800)",
+    ]
