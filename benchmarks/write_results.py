@@ -50,10 +50,9 @@ SECTIONS = {
     "ocr-crf-scaling": ("Handwritten words: OCR, a linear-chain CRF over a per-letter LeNet (no recurrent layer), "
                         "CRF objectives x training regimes and scalings (issue #39, benchmarks/crf_scaling.py)",
                         "test letter accuracy (fold 0)"),
-    "brown-pos": ("Part of speech: Brown (142 plain tags), the first 5,000 training sentences, 4 epochs",
+    "brown-pos": ("Part of speech: Brown (142 plain tags), the first 5,000 training sentences, 4 epochs; the "
+                  "project's linear-chain CRF against crf_tagger (issue #39)",
                   "test token accuracy"),
-    "brown-pos-crf": ("Part of speech: Brown, the project's linear-chain CRF against crf_tagger on the same features "
-                      "(issue #39; first 5,000 training sentences, 4 epochs)", "test token accuracy"),
     "horses": ("Binary segmentation: generated horse masks (32x32, 200 train / 50 dev / 78 test)",
                "test mean IoU (foreground IoU per image, averaged over the test images)"),
     "collapse-rate-scene-before": ("Reliability: how often SEAL collapses on scene, before the cross-entropy guard "
